@@ -1,0 +1,1 @@
+"""The `tinykube` command: server, up (the whole cluster in one process), version."""

@@ -1,0 +1,1 @@
+"""The one HTTP client of the API server, informers and work queues (later issues)."""

@@ -1,0 +1,1 @@
+"""Controllers: one module per controller, each with one idempotent sync(key)."""

@@ -1,0 +1,1 @@
+"""Small helpers with no project imports: JSON encoding, time, logging."""
