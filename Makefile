@@ -1,0 +1,33 @@
+# tinykube: `make up` starts a single-node cluster, `make test` runs the tests.
+# Both install what is missing first (scripts/install-deps.sh).
+
+DATA_DIR ?= /var/lib/tinykube
+PORT ?= 6443
+VENV := .venv
+
+.PHONY: up test deps bench lint unit e2e clean
+
+deps:
+	@scripts/install-deps.sh
+
+up: deps
+	$(VENV)/bin/tinykube up --data-dir $(DATA_DIR) --port $(PORT)
+
+test: deps lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests
+
+lint:
+	$(VENV)/bin/lint-imports
+
+unit: deps
+	$(VENV)/bin/pytest -q tests/unit
+
+e2e: deps
+	$(VENV)/bin/pytest -q tests/e2e
+
+bench:
+	@scripts/install-deps.sh --bench
+	$(VENV)/bin/python bench/api.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

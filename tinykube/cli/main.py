@@ -1,0 +1,99 @@
+"""The `tinykube` command.
+
+  tinykube server --data-dir DIR [--port N]   the control plane (API server + storage)
+  tinykube up     [--data-dir DIR] [--port N] the whole cluster in one process
+  tinykube version
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from tinykube import __version__
+
+DEFAULT_DATA_DIR = "/var/lib/tinykube"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("TINYKUBE_LOG", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "version":
+        print(f"tinykube {__version__}")
+        return 0
+    return _run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinykube", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("server", "run the control plane"),
+                            ("up", "run the whole cluster in one process")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+        cmd.add_argument("--host", default="127.0.0.1", help="address to listen on")
+        cmd.add_argument("--port", type=int, default=6443)
+        cmd.add_argument("--compaction-interval", type=float, default=300.0,
+                         help="seconds between store compactions (history kept at least this long)")
+        cmd.add_argument("--watch-history", type=float, default=300.0,
+                         help="seconds of events the watch cache keeps for resuming watches")
+        cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
+                         help="NORMAL is faster but may lose the last writes on power loss")
+    sub.add_parser("version", help="print the version")
+    return parser
+
+
+def _run(args) -> int:
+    from tinykube.apiserver.server import ApiServer, ServerConfig
+
+    config = ServerConfig(data_dir=os.path.abspath(args.data_dir), host=args.host, port=args.port,
+                          compaction_interval=args.compaction_interval,
+                          watch_history_seconds=args.watch_history,
+                          sqlite_synchronous=args.sqlite_synchronous)
+    server = ApiServer(config)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # uvloop is an optimisation, not a requirement
+        pass
+    try:
+        asyncio.run(_serve(server, args.command))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(server, command: str) -> None:
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, main_task.cancel)
+    run = asyncio.create_task(server.run())
+    ready = asyncio.create_task(server.ready.wait())
+    done, _ = await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if ready in done:
+        _announce(server, command)
+    try:
+        await run
+    except asyncio.CancelledError:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+
+
+def _announce(server, command: str) -> None:
+    what = "tinykube cluster" if command == "up" else "tinykube API server"
+    print(f"{what} is ready at {server.url}\n"
+          f"  kubeconfig: {server.kubeconfig_path}\n"
+          f"  use it:     export KUBECONFIG={server.kubeconfig_path}; kubectl get namespaces",
+          flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
