@@ -49,7 +49,7 @@ def _resolve(group: str, version: str, rest: list[str], legacy_watch: bool, path
     namespace = ""
     # namespaces/NS/<plural>... addresses a namespaced resource; namespaces[/NAME[/SUB]] the
     # Namespace objects themselves.
-    if rest[0] == "namespaces" and len(rest) >= 3:
+    if rest[0] == "namespaces" and len(rest) >= 3 and not _namespace_subresource(rest):
         namespace, rest = rest[1], rest[2:]
     plural, name, sub = rest[0], _at(rest, 1), _at(rest, 2)
     if len(rest) > 3:
@@ -62,6 +62,12 @@ def _resolve(group: str, version: str, rest: list[str], legacy_watch: bool, path
     if sub and sub not in rt.subresources:
         raise errors.NotFound("the server could not find the requested resource")
     return Target(rt, namespace, name, sub, legacy_watch)
+
+
+def _namespace_subresource(rest: list[str]) -> bool:
+    """namespaces/NAME/status and namespaces/NAME/finalize address the Namespace itself."""
+    namespaces = REGISTRY.by_plural("", "v1", "namespaces")
+    return len(rest) == 3 and rest[2] in namespaces.subresources
 
 
 def _at(items: list[str], i: int) -> str:
