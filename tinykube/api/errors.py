@@ -18,7 +18,7 @@ class Cause:
     message: str
 
     def to_dict(self) -> dict:
-        return {"reason": self.type, "message": self.message, "field": self.field}
+        return {"reason": self.type, "message": _cause_text(self), "field": self.field}
 
 
 # Cause types, as Kubernetes names them (k8s.io/apimachinery/pkg/util/validation/field).

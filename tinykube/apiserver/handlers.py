@@ -105,6 +105,10 @@ class ApiHandler:
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         if path == "/openapi/v2":
+            accept = request.headers.get("Accept", "")
+            if "protobuf" in accept and "json" not in accept and "*/*" not in accept:
+                # kubectl asks for the protobuf form only; we serve JSON (406 makes it fall back)
+                raise errors.NotAcceptable("only application/json is served for /openapi/v2")
             return json_response(self.openapi.openapi_v2())
         if path == "/openapi/v3":
             return json_response(self.openapi.openapi_v3_index())
@@ -251,6 +255,8 @@ class ApiHandler:
                              initial_events_end=_flag(q.get("sendInitialEvents")))
         try:
             return await stream.serve(_watch_timeout(q))
+        except ConnectionResetError:  # the client went away: the watch simply ends
+            return stream.response
         finally:
             self.resources.stop_watch(rt, watcher)
 
@@ -264,9 +270,10 @@ class WatchStream:
         self.initial_events_end = initial_events_end
         self.last_rv = 0
         self.first_table = True
+        self.response = web.StreamResponse(headers={"Content-Type": JSON})
 
     async def serve(self, timeout: float) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": JSON})
+        resp = self.response
         resp.enable_chunked_encoding()
         await resp.prepare(self.request)
         deadline = time.monotonic() + timeout

@@ -225,7 +225,6 @@ class Resources:
             md.pop(drop, None)
         md["uid"] = meta.new_uid()
         md["creationTimestamp"] = meta.now_rfc3339()
-        _fold_string_data(rt, obj)
         defaults.apply_defaults(rt, obj)
         defaults.prepare_for_create(rt, obj)
         self._validate(rt, obj, validation.validate_create(rt, obj))
@@ -250,14 +249,22 @@ class Resources:
                              "message": f"namespace {namespace} is being terminated",
                              "field": "metadata.namespace"}]})
 
-    def _check_fields(self, rt: ResourceType, obj: dict, ctx: WriteContext) -> None:
+    def _check_fields(self, rt: ResourceType, obj: dict, ctx: WriteContext, *,
+                      patched: bool = False) -> None:
+        """fieldValidation: Strict refuses unknown fields, Warn answers with Warning headers.
+
+        Kubernetes names the kind in the error for whole objects (POST, PUT), not for
+        patches, and checks a patched object re-serialized with sorted keys.
+        """
         if ctx.field_validation == "Ignore":
             return
-        unknown = fieldcheck.unknown_fields(rt.group, rt.version, rt.kind, obj)
+        unknown = fieldcheck.unknown_fields(rt.group, rt.version, rt.kind, obj, sort_keys=patched)
         if not unknown:
             return
         if ctx.field_validation == "Strict":
-            raise fieldcheck.strict_error(unknown)
+            if patched:
+                raise fieldcheck.strict_error(unknown)
+            raise fieldcheck.strict_error(unknown, kind=rt.kind, version=rt.api_version)
         ctx.warnings.extend(fieldcheck.warning_header_values(unknown))
 
     def _validate(self, rt: ResourceType, obj: dict, causes) -> None:
@@ -366,7 +373,7 @@ class Resources:
                 pinned = meta.parse_resource_version(new["metadata"].get("resourceVersion"))
             if pinned is not None and pinned != current.rev:
                 raise errors.conflict(rt.plural, name, errors.STALE_OBJECT, rt.group)
-            result = self._prepare_update(rt, old, new, ctx, subresource, managed)
+            result = self._prepare_update(rt, old, new, ctx, subresource, managed, patch_pins)
             if result is None:  # nothing changed: Kubernetes skips the write
                 return old, False
             if ctx.dry_run:
@@ -379,15 +386,14 @@ class Resources:
         raise errors.conflict(rt.plural, name, "too many concurrent updates, try again", rt.group)
 
     def _prepare_update(self, rt, old: dict, new: dict, ctx: WriteContext, subresource: str,
-                        managed: bool) -> dict | None:
+                        managed: bool, patched: bool = False) -> dict | None:
         if subresource != "status":
-            self._check_fields(rt, new, ctx)
+            self._check_fields(rt, new, ctx, patched=patched)
         new = _merge_subresource(rt, old, new, subresource)
         _keep_system_metadata(old, new)
-        _fold_string_data(rt, new)
         defaults.apply_defaults(rt, new)
-        if defaults.uses_generation(rt):
-            defaults.bump_generation_if_spec_changed(new, old)
+        if subresource not in ("status", "binding"):  # status writes never bump generation
+            defaults.bump_generation_if_spec_changed(new, old, rt)
         if subresource in ("status", "binding"):
             causes = validation.validate_status_update(rt, new, old)
         else:
@@ -484,7 +490,10 @@ class Resources:
             return _success_status(rt, obj), True
         if pending == md and md.get("deletionTimestamp"):
             return obj, False  # already being deleted, nothing new to record
+        first_request = not md.get("deletionTimestamp")
         obj["metadata"] = pending
+        if first_request:
+            defaults.bump_generation_on_delete(obj)
         if rt.kind == "Namespace":
             obj.setdefault("status", {})["phase"] = "Terminating"
         if ctx.dry_run:
@@ -517,22 +526,6 @@ def _entry(kv: storage.KeyValue) -> Entry:
     from tinykube.apiserver.watchcache import decode
 
     return decode(kv.key, kv.value, kv.mod_revision)
-
-
-def _fold_string_data(rt: ResourceType, obj: dict) -> None:
-    """Secret.stringData is write-only: Kubernetes merges it into data, base64-encoded."""
-    if rt.kind != "Secret" or "stringData" not in obj:
-        return
-    import base64
-
-    string_data = obj.pop("stringData") or {}
-    if not isinstance(string_data, dict):
-        raise errors.invalid("Secret", obj["metadata"].get("name", ""), [errors.Cause(
-            errors.INVALID, "stringData", "Invalid value: must be a map of strings")])
-    data = obj.get("data") or {}
-    for key, value in string_data.items():
-        data[key] = base64.b64encode(str(value).encode()).decode()
-    obj["data"] = data
 
 
 def _decode_apply(body: bytes) -> dict:
