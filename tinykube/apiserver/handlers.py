@@ -246,10 +246,13 @@ class ApiHandler:
 
     async def _watch(self, request: web.Request, target: paths.Target) -> web.StreamResponse:
         rt, q = target.rt, request.query
-        watcher = await self.resources.watch(
-            rt, target.namespace, label_selector=q.get("labelSelector", ""),
-            field_selector=q.get("fieldSelector", ""), resource_version=q.get("resourceVersion"),
-            name=target.name)
+        try:
+            watcher = await self.resources.watch(
+                rt, target.namespace, label_selector=q.get("labelSelector", ""),
+                field_selector=q.get("fieldSelector", ""), resource_version=q.get("resourceVersion"),
+                name=target.name)
+        except errors.Expired as exc:
+            return await _watch_error(request, exc)
         stream = WatchStream(request, rt, watcher, bookmarks=_flag(q.get("allowWatchBookmarks")),
                              table=_wants_table(request),
                              initial_events_end=_flag(q.get("sendInitialEvents")))
@@ -332,6 +335,15 @@ class WatchStream:
         # All events up to the cache revision that match this watch were queued already;
         # once the queue is empty, that revision is a safe bookmark.
         return self.request.app["cache"].revision if not self.watcher.queue else self.last_rv
+
+
+async def _watch_error(request: web.Request, exc: errors.ApiError) -> web.StreamResponse:
+    """Kubernetes answers a watch it cannot serve with 200 and one ERROR event."""
+    resp = web.StreamResponse(headers={"Content-Type": JSON})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    await resp.write(b'{"type":"ERROR","object":' + jsonutil.dumps(exc.to_status()) + b"}\n")
+    return resp
 
 
 # === request helpers =====================================================================
