@@ -296,3 +296,32 @@ def test_acknowledged_writes_survive_kill_9(tmp_path_factory):
         assert not missing, f"{len(missing)} acknowledged writes lost: {missing[:5]}"
     finally:
         server.stop()
+
+
+def test_delete_collection_by_label(core):
+    n = make_ns(core, "collection")
+    for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):
+        cm = configmap(name)
+        cm.metadata.labels = {"tier": tier}
+        core.create_namespaced_config_map(n, cm)
+    core.delete_collection_namespaced_config_map(n, label_selector="tier=web")
+    left = [cm.metadata.name for cm in core.list_namespaced_config_map(n).items]
+    assert left == ["c"]
+
+
+def test_unknown_fields_warn_by_default_and_fail_when_strict(server):
+    body = json.dumps({"metadata": {"name": "warned"}, "data": {"a": "b"}, "bogus": 1}).encode()
+    path = "/api/v1/namespaces/default/configmaps"
+    context = ssl._create_unverified_context()
+    with open(f"{server.data_dir}/token") as f:
+        token = f.read().strip()
+    request = urllib.request.Request(server.url + path, data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, context=context, timeout=10) as resp:
+        assert resp.status == 201
+        assert resp.headers.get("Warning") == '299 - "unknown field \\"bogus\\""'
+    body = json.dumps({"metadata": {"name": "strict"}, "bogus": 1}).encode()
+    status, answer = raw(server, "POST", path + "?fieldValidation=Strict", body)
+    assert status == 400
+    assert answer["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+                                 'strict decoding error: unknown field "bogus"')

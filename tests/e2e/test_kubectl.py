@@ -62,37 +62,41 @@ def test_describe_deployment(server):
 
 def test_get_watch_sees_changes(server):
     n = ns(server, "watching")
+    server.kubectl("create", "configmap", "watched", "-n", n, "--from-literal=a=1")
     watch = subprocess.Popen([KUBECTL, "get", "configmaps", "-n", n, "-w", "--output-watch-events"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "KUBECONFIG": server.kubeconfig})
     try:
-        time.sleep(0.5)  # let kubectl list and start its watch; the events below come after
-        server.kubectl("create", "configmap", "watched", "-n", n, "--from-literal=a=1")
+        listed = _read_lines_until(watch, lambda line: "watched" in line, timeout=15)
         server.kubectl("label", "configmap", "watched", "-n", n, "color=blue")
         server.kubectl("delete", "configmap", "watched", "-n", n)
-        seen = _read_lines_until(watch, lambda line: line.startswith("DELETED"), timeout=15)
+        seen = listed + _read_lines_until(watch, lambda line: line.startswith("DELETED"), timeout=15)
     finally:
         watch.kill()
         watch.wait()
     kinds = [line.split()[0] for line in seen if "watched" in line]
-    assert kinds[:3] == ["ADDED", "MODIFIED", "DELETED"], seen
+    assert kinds == ["ADDED", "MODIFIED", "DELETED"], seen
 
 
 def _read_lines_until(proc, done, timeout: float) -> list[str]:
-    import selectors
+    """Lines of proc's stdout until done(line) or timeout (a thread reads, nothing is lost)."""
+    import queue
+    import threading
 
+    if not hasattr(proc, "lines"):
+        proc.lines = queue.Queue()
+        threading.Thread(target=lambda: [proc.lines.put(l.strip()) for l in proc.stdout],
+                         daemon=True).start()
     lines: list[str] = []
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if sel.select(timeout=0.2):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line.strip())
-            if done(line.strip()):
-                break
+        try:
+            line = proc.lines.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        lines.append(line)
+        if done(line):
+            break
     return lines
 
 

@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request body limit
 JSON = "application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 BOOKMARK_INTERVAL = 60.0
+# kube-apiserver's --max-requests-inflight: past this many requests at once (watches
+# excepted), answer 429 with Retry-After instead of queueing without bound.
+MAX_INFLIGHT = 400
 PATCH_TYPES = (patches.JSON_PATCH, patches.MERGE_PATCH, patches.STRATEGIC_MERGE_PATCH,
                patches.APPLY_PATCH)
 
@@ -56,8 +60,19 @@ class ApiHandler:
         self.is_ready = is_ready
         self.openapi = openapi
         self.discovery = discovery.Discovery()
+        self.inflight = 0
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if self.inflight >= MAX_INFLIGHT and not _is_watch(request):
+            return status_response(errors.TooManyRequests(
+                "Too many requests, please try again later.", headers={"Retry-After": "1"}))
+        self.inflight += 1
+        try:
+            return await self._serve(request)
+        finally:
+            self.inflight -= 1
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
         try:
             user = self._authenticate(request)
             target = paths.parse(request.path)
@@ -349,6 +364,10 @@ async def _watch_error(request: web.Request, exc: errors.ApiError) -> web.Stream
 # === request helpers =====================================================================
 
 
+def _is_watch(request: web.Request) -> bool:
+    return _flag(request.query.get("watch")) or "/watch/" in request.path
+
+
 def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in ("true", "1")
 
@@ -408,7 +427,11 @@ async def _read_body(request: web.Request, required: bool = True) -> bytes:
 async def _read_object(request: web.Request) -> dict:
     body = await _read_body(request)
     content_type = request.content_type
-    if content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
+    if content_type == PROTOBUF:  # kubectl's typed clients (create, run, drain ...) send these
+        from tinykube.api import protobuf
+
+        obj = protobuf.decode_request(body)
+    elif content_type in ("application/yaml", "application/x-yaml", "text/yaml"):
         try:
             obj = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
@@ -421,7 +444,7 @@ async def _read_object(request: web.Request) -> dict:
     else:
         raise errors.UnsupportedMediaType(
             f'the body of the request was in an unknown format - accepted media types include: '
-            f'application/json, application/yaml')
+            f'application/json, application/yaml, application/vnd.kubernetes.protobuf')
     if not isinstance(obj, dict):
         raise errors.BadRequest("the request body must be a JSON object")
     return obj
@@ -429,7 +452,11 @@ async def _read_object(request: web.Request) -> dict:
 
 def _delete_options(request: web.Request, body: bytes) -> DeleteOptions:
     data: dict = {}
-    if body:
+    if body and request.content_type == PROTOBUF:
+        from tinykube.api import protobuf
+
+        data = protobuf.decode_request(body)
+    elif body:
         try:
             data = jsonutil.loads(body)
         except ValueError as exc:

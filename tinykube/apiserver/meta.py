@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime
 import secrets
+import time
 import uuid
 
 from tinykube.api import errors
@@ -20,8 +21,16 @@ GENERATED_SUFFIX_LEN = 5
 MAX_GENERATE_NAME_PREFIX = 253 - GENERATED_SUFFIX_LEN
 
 
+_last_second: list = [0, ""]
+
+
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time at Kubernetes' precision (seconds), formatted once per second."""
+    second = int(time.time())
+    if _last_second[0] != second:
+        stamp = datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
+        _last_second[:] = [second, stamp.strftime("%Y-%m-%dT%H:%M:%SZ")]
+    return _last_second[1]
 
 
 def rfc3339_after(seconds: int) -> str:
