@@ -133,8 +133,8 @@ class Etcd:
 # --- load generators -----------------------------------------------------------------------
 
 
-def wrk(url: str, seconds: int, headers: dict, script: str | None = None) -> dict:
-    cmd = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency"]
+def wrk(url: str, seconds: int, headers: dict, script: str | None = None, connections: int = 32) -> dict:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     if script:
@@ -306,6 +306,9 @@ def run(tk: Tinykube, etcd: Etcd, args, tmp: str) -> None:
     get = wrk(f"{tk.url}/api/v1/namespaces/default", args.seconds, auth)
     print(f"GET one object: {get['rps']:.0f}/s, p50 {get['50%']:.2f} ms, p99 {get['99%']:.2f} ms "
           f"(wrk, 32 connections, errors {get['errors']})")
+    light = wrk(f"{tk.url}/api/v1/namespaces/default", args.seconds, auth, connections=4)
+    print(f"GET one object at light load: {light['rps']:.0f}/s, p50 {light['50%']:.2f} ms, "
+          f"p99 {light['99%']:.2f} ms (wrk, 4 connections)")
     created = bench_creates_wrk(tk, args.seconds, tmp)
     creates = created["rps"]
     print(f"durable create: {creates:.0f}/s, p50 {created['50%']:.2f} ms, p99 {created['99%']:.2f} ms "

@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3 python3-venv ca-certificates curl)
+# the node agent: runc (OCI runtime), CNI plugins, nftables and iproute2 for pod
+# networking; the tests' own images come from busybox-static, served by Debian's
+# docker-registry and packed with umoci/skopeo
+APT_PACKAGES=(python3 python3-venv ca-certificates curl iproute2 runc containernetworking-plugins
+              nftables busybox-static docker-registry skopeo umoci)
 if [[ "${1:-}" == "--bench" ]]; then
   APT_PACKAGES+=(etcd-server etcd-client)
 fi
