@@ -251,7 +251,7 @@ def _build_pool(files):
     from google.protobuf import descriptor_pool
 
     pool = descriptor_pool.DescriptorPool()
-    by_name = {f.name: f for f in files}
+    by_name = {_unvendored(f.name): f for f in files}
     added: set[str] = set()
     visiting: set[str] = set()
 
@@ -264,11 +264,11 @@ def _build_pool(files):
             _add_well_known(pool, name, added)
             return
         for dep in fdp.dependency:
-            add(dep)
+            add(_unvendored(dep))
         _add_file(pool, fdp, added)
 
-    for fdp in files:
-        add(fdp.name)
+    for name in by_name:
+        add(name)
     return pool
 
 
@@ -277,8 +277,9 @@ def _add_file(pool, fdp, added: set[str]) -> None:
 
     copy = descriptor_pb2.FileDescriptorProto()
     copy.CopyFrom(fdp)
+    copy.name = _unvendored(fdp.name)
     # gogo.proto is not embedded: only options (kept as unknown fields) refer to it
-    deps = [d for d in fdp.dependency if d in added]
+    deps = [_unvendored(d) for d in fdp.dependency if _unvendored(d) in added]
     del copy.dependency[:]
     copy.dependency.extend(deps)
     del copy.public_dependency[:]
@@ -288,7 +289,13 @@ def _add_file(pool, fdp, added: set[str]) -> None:
     except Exception as exc:  # one odd file must not cost the others
         log.warning("skipping protobuf schema %s: %s", fdp.name, exc)
         return
-    added.add(fdp.name)
+    added.add(copy.name)
+
+
+def _unvendored(name: str) -> str:
+    """Older kubectls name their files k8s.io/kubernetes/vendor/k8s.io/... but import
+    them by the plain k8s.io/... name."""
+    return name.rpartition("/vendor/")[2]
 
 
 def _add_well_known(pool, name: str, added: set[str]) -> None:

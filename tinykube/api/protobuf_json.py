@@ -78,7 +78,7 @@ def go_structs(files) -> dict[str, GoStruct]:
     """{message full name: GoStruct} for every message of the FileDescriptorProtos."""
     out: dict[str, GoStruct] = {}
     for fdp in files:
-        has_gogo = GOGO_FILE in fdp.dependency
+        has_gogo = any(dep.endswith(GOGO_FILE) for dep in fdp.dependency)  # maybe .../vendor/...
         for msg in fdp.message_type:
             _collect(out, fdp.package, msg, has_gogo)
     return out
@@ -221,7 +221,7 @@ class Converter:
 
     def _emit(self, out: dict, f: FieldPlan, value) -> None:
         if f.is_map:
-            out[f.name] = {k: self._value(f.kind, v) for k, v in value.items()}
+            out[f.name] = {_text(k): self._value(f.kind, v) for k, v in value.items()}
         elif f.repeated:
             out[f.name] = [self._value(f.kind, v) for v in value]
         elif f.kind == MESSAGE:
@@ -234,12 +234,14 @@ class Converter:
                 for k, v in converted.items():
                     out.setdefault(k, v)
         elif value or f.keep_zero:
-            out[f.name] = _b64(value) if f.kind == BYTES else value
+            out[f.name] = self._value(f.kind, value)
 
     def _value(self, kind: str, value) -> Any:
         if kind == MESSAGE:
             return self.convert(value)
-        return _b64(value) if kind == BYTES else value
+        if kind == BYTES:
+            return _b64(value)
+        return _text(value)
 
     # plans
 
@@ -266,27 +268,23 @@ class Converter:
     def _json_name(self, fd, struct: GoStruct, props: set[str] | None) -> str:
         """The JSON name, or "" for a struct embedded with json:",inline"."""
         name = fd.name
-        if not props:  # no OpenAPI definition: go by the Go facts alone
-            return "" if _embedded(fd, struct) else name
+        if not props:
+            # no OpenAPI definition (EphemeralContainerCommon, VolumeSource, ...): such
+            # types are inlined by their parent, whose definition says so; their own
+            # fields keep the proto names, which are the JSON names
+            return name
         if name in props:
             return name
         folded = [p for p in props if p.lower() == name.lower()]
         if folded:  # proto name from the Go field name, JSON from the tag: Expression/expression
             return folded[0]
         msg_type = fd.message_type
-        if msg_type is not None and not _repeated(fd) and msg_type.full_name not in _SPECIAL:
-            return ""  # a struct that is no JSON property: its fields are (inline)
+        if (msg_type is not None and not _repeated(fd) and msg_type.full_name not in _SPECIAL
+                and (not struct.has_gogo or struct.go_names.get(fd.number) == msg_type.name)):
+            # an embedded struct (Go names the field after its type) that is no JSON
+            # property: its fields are inline. A newer kubectl's new field is not.
+            return ""
         return name
-
-
-def _embedded(fd, struct: GoStruct) -> bool:
-    """Without an OpenAPI definition: a Go embedded field is named after its type and
-    go-to-protobuf names it lowerCamel(type), e.g. volumeSource (metadata is not)."""
-    msg_type = fd.message_type
-    if msg_type is None or _repeated(fd) or msg_type.full_name in _SPECIAL:
-        return False
-    go_name = struct.go_names.get(fd.number, "")
-    return go_name == msg_type.name and fd.name == go_name[:1].lower() + go_name[1:]
 
 
 def _repeated(fd) -> bool:
@@ -298,6 +296,12 @@ def _kind(fd) -> str:
     if fd.type == TYPE_MESSAGE:
         return MESSAGE
     return BYTES if fd.type == TYPE_BYTES else SCALAR
+
+
+def _text(value):
+    """proto2 strings are not checked for UTF-8, and upb hands bad ones over as bytes; Go
+    keeps them and its JSON encoder writes U+FFFD for each bad byte, so do we."""
+    return value.decode("utf-8", "replace") if type(value) is bytes else value
 
 
 def _b64(value: bytes) -> str:
