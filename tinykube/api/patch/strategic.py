@@ -520,15 +520,8 @@ def _go_type(value):
     """reflect.TypeOf of a decoded value (ints and floats are distinct types)."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    return "map" if isinstance(value, dict) else "slice"
+    name = gojson.go_type_name(value)
+    return {"map[string]interface {}": "map", "[]interface {}": "slice"}.get(name, name)
 
 
 def _go_eq(a, b) -> bool:
