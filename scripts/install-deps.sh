@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # networking; the tests' own images come from busybox-static, served by Debian's
 # docker-registry and packed with umoci/skopeo
 APT_PACKAGES=(python3 python3-venv ca-certificates curl iproute2 runc containernetworking-plugins
-              nftables busybox-static docker-registry skopeo umoci)
+              nftables busybox-static docker-registry skopeo umoci zstd)
 if [[ "${1:-}" == "--bench" ]]; then
   APT_PACKAGES+=(etcd-server etcd-client)
 fi

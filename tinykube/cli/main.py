@@ -2,6 +2,7 @@
 
   tinykube server --data-dir DIR [--port N]   the control plane (API server + storage)
   tinykube up     [--data-dir DIR] [--port N] the whole cluster in one process
+  tinykube image import FILE | ls | rm REF | pull REF [--data-dir DIR]
   tinykube version
 """
 
@@ -20,6 +21,11 @@ DEFAULT_DATA_DIR = "/var/lib/tinykube"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["image"]:  # the image store has its own argument parser
+        from tinykube.agent.images import cli as image_cli
+
+        return image_cli.main(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=os.environ.get("TINYKUBE_LOG", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -45,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds of events the watch cache keeps for resuming watches")
         cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                          help="NORMAL is faster but may lose the last writes on power loss")
+    sub.add_parser("image", help="import, list, remove or pull images in the node's store")
     sub.add_parser("version", help="print the version")
     return parser
 
