@@ -50,11 +50,11 @@ class Server:
 
     def start(self, timeout: float = 30.0) -> None:
         self.log_path = os.path.join(self.data_dir, f"server-{int(time.time() * 1000)}.log")
-        log = open(self.log_path, "wb")
         cmd = [sys.executable, "-m", "tinykube.cli.main", "server", "--data-dir", self.data_dir,
                "--port", str(self.port), *self.extra_args]
         started = time.monotonic()
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        with open(self.log_path, "wb") as log:  # the child keeps its own descriptor
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         self.wait_ready(timeout)
         self.startup_seconds = time.monotonic() - started
 

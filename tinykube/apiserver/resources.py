@@ -394,7 +394,9 @@ class Resources:
         defaults.apply_defaults(rt, new)
         if subresource not in ("status", "binding"):  # status writes never bump generation
             defaults.bump_generation_if_spec_changed(new, old, rt)
-        if subresource in ("status", "binding"):
+        if subresource == "binding":
+            causes = []  # only spec.nodeName and a condition changed, by bind() itself
+        elif subresource == "status":
             causes = validation.validate_status_update(rt, new, old)
         else:
             causes = validation.validate_update(rt, new, old)
