@@ -2,6 +2,7 @@
 
   tinykube server --data-dir DIR [--port N]   the control plane (API server + storage)
   tinykube up     [--data-dir DIR] [--port N] the whole cluster in one process
+  tinykube agent  --server URL --token T [--ca-file F] --data-dir DIR   a node agent
   tinykube image import FILE | ls | rm REF | pull REF [--data-dir DIR]
   tinykube version
 """
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"tinykube {__version__}")
         return 0
+    if args.command == "agent":
+        return _run_agent(args)
     return _run(args)
 
 
@@ -51,9 +54,69 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds of events the watch cache keeps for resuming watches")
         cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                          help="NORMAL is faster but may lose the last writes on power loss")
+    agent = sub.add_parser("agent", help="run a node agent (tinykube's kubelet)")
+    agent.add_argument("--server", required=True, help="the API server URL")
+    agent.add_argument("--token", required=True, help="the cluster token (DATA/token on the server)")
+    agent.add_argument("--ca-file", default="", help="the cluster CA (DATA/pki/ca.crt on the server)")
+    agent.add_argument("--data-dir", default=DEFAULT_DATA_DIR + "/agent")
+    _agent_flags(agent)
     sub.add_parser("image", help="import, list, remove or pull images in the node's store")
     sub.add_parser("version", help="print the version")
     return parser
+
+
+def _agent_flags(cmd) -> None:
+    cmd.add_argument("--node-name", default="", help="default: the host name")
+    cmd.add_argument("--node-ip", default="", help="the address the node reports")
+    cmd.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod addresses")
+    cmd.add_argument("--host-netns", default="", help="run pod networking in this network namespace")
+    cmd.add_argument("--bridge", default="tinykube0", help="the pod bridge's name")
+
+
+def _agent_config(args, client, data_dir: str):
+    from tinykube.agent.agent import AgentConfig
+
+    return AgentConfig(data_dir=data_dir, client=client, node_name=args.node_name,
+                       node_ip=args.node_ip, pod_cidr=args.pod_cidr, host_netns=args.host_netns,
+                       bridge=args.bridge)
+
+
+def _install_uvloop() -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # uvloop is an optimisation, not a requirement
+        pass
+
+
+def _run_agent(args) -> int:
+    from tinykube.agent.agent import Agent
+    from tinykube.client import ApiClient
+
+    async def serve() -> None:
+        async with ApiClient.from_token(args.server, args.token, ca_file=args.ca_file,
+                                        user_agent="tinykube-agent") as client:
+            await _until_signal(Agent(_agent_config(args, client, os.path.abspath(args.data_dir))).run())
+
+    _install_uvloop()
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _until_signal(coroutine) -> None:
+    """Run until SIGTERM/SIGINT, then cancel cleanly."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(coroutine)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
 
 
 def _run(args) -> int:
@@ -64,12 +127,7 @@ def _run(args) -> int:
                           watch_history_seconds=args.watch_history,
                           sqlite_synchronous=args.sqlite_synchronous)
     server = ApiServer(config)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # uvloop is an optimisation, not a requirement
-        pass
+    _install_uvloop()
     try:
         asyncio.run(_serve(server, args.command))
     except KeyboardInterrupt:

@@ -1,0 +1,142 @@
+"""The node agent process: compose the parts and run one worker per pod.
+
+`Agent(config).run()` registers the Node, keeps its Lease and status fresh, starts the pod
+network, watches the pods bound to this node (fieldSelector spec.nodeName=NODE) and the
+ConfigMaps and Secrets they read, and gives each pod a PodWorker. After the first sync it
+cleans up what belongs to pods that no longer exist (deleted while the agent was down).
+It talks only to the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+from tinykube.agent import node as nodes
+from tinykube.agent.containers import InstanceId
+from tinykube.agent.heartbeat import NodeHeartbeat
+from tinykube.agent.images import ImageManager, ImageService
+from tinykube.agent.network import NetworkSettings, NodeNetwork
+from tinykube.agent.pods import NodeContext, PodWorker
+from tinykube.agent.runtime import Cgroups, Runc, Sandbox
+from tinykube.agent.runtime.hostinfo import probe_runtime_config
+from tinykube.client import EventRecorder, Informer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentConfig:
+    data_dir: str
+    client: object  # an ApiClient
+    node_name: str = ""
+    node_ip: str = ""
+    pod_cidr: str = "10.42.0.0/24"
+    cluster_cidr: str = "10.42.0.0/16"
+    service_cidr: str = "10.43.0.0/16"
+    host_netns: str = ""  # run CNI in this namespace instead of ours (tests' node namespaces)
+    bridge: str = "tinykube0"
+    lease_interval: float = 10.0
+
+
+def default_node_ip() -> str:
+    """The address the host name resolves to, else loopback (never a probe of the network)."""
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+class Agent:
+    def __init__(self, config: AgentConfig):
+        self.config = config
+        self.node_name = config.node_name or socket.gethostname()
+        self.node_ip = config.node_ip or default_node_ip()
+        self.workers: dict[str, PodWorker] = {}
+        self.tasks: dict[str, asyncio.Task] = {}
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        cfg = self.config
+        os.makedirs(cfg.data_dir, exist_ok=True)
+        client = cfg.client
+        facts = nodes.machine_facts(cfg.data_dir)
+        settings = nodes.NodeSettings(name=self.node_name, addresses=(("InternalIP", self.node_ip),),
+                                      pod_cidr=cfg.pod_cidr)
+        heartbeat = NodeHeartbeat(client, facts, settings, lease_interval=cfg.lease_interval)
+        node = await heartbeat.register()
+        network = NodeNetwork(NetworkSettings(cfg.data_dir, pod_cidr=cfg.pod_cidr, cluster_cidr=cfg.cluster_cidr,
+                                              service_cidr=cfg.service_cidr, host_netns=cfg.host_netns,
+                                              bridge=cfg.bridge))
+        await network.start()
+        recorder = EventRecorder(client, component="kubelet", host=self.node_name)
+        pods = Informer(client, ("v1", "Pod"), field_selector=f"spec.nodeName={self.node_name}")
+        configmaps, secrets = Informer(client, ("v1", "ConfigMap")), Informer(client, ("v1", "Secret"))
+        images = ImageService(cfg.data_dir)
+        self.ctx = NodeContext(
+            data_dir=cfg.data_dir, node_name=self.node_name, host_ip=self.node_ip, client=client,
+            recorder=recorder, runc=Runc(os.path.join(cfg.data_dir, "runtime"), cgroups=Cgroups()),
+            images=images, image_manager=ImageManager(images), network=network,
+            runtime_config=probe_runtime_config(), configmaps=configmaps.store, secrets=secrets.store,
+            allocatable=node.get("status", {}).get("allocatable", {}), resolv_conf=_host_resolv_conf())
+        pods.add_event_handler(on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new),
+                               on_delete=self._on_pod_gone)
+        background = [asyncio.create_task(t) for t in (heartbeat.run(), recorder.run(), configmaps.run(),
+                                                         secrets.run())]
+        try:
+            await asyncio.gather(configmaps.wait_synced(), secrets.wait_synced())
+            background.append(asyncio.create_task(pods.run()))
+            await pods.wait_synced()
+            await self._clean_orphans({p["metadata"]["uid"] for p in pods.store.list()})
+            self.ready.set()
+            await asyncio.gather(*background)
+        finally:
+            for task in [*background, *self.tasks.values()]:
+                task.cancel()
+            await asyncio.gather(*background, *self.tasks.values(), return_exceptions=True)
+            await network.stop(cleanup=False)  # running pods keep their network
+            await images.close()
+
+    def _on_pod(self, pod: dict) -> None:
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is None:
+            worker = self.workers[uid] = PodWorker(self.ctx, pod)
+            self.tasks[uid] = asyncio.create_task(self._run_worker(uid, worker))
+        else:
+            worker.update(pod)
+
+    def _on_pod_gone(self, pod: dict) -> None:
+        worker = self.workers.get(pod["metadata"]["uid"])
+        if worker is not None:
+            worker.update(None)
+
+    async def _run_worker(self, uid: str, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        finally:
+            self.workers.pop(uid, None)
+            self.tasks.pop(uid, None)
+
+    async def _clean_orphans(self, live_uids: set[str]) -> None:
+        """Pods deleted while the agent was down: stop and remove what they left."""
+        uids = {i.pod_uid for i in (InstanceId.parse(x) for x in self.ctx.runc.ids()) if i}
+        uids |= set(Sandbox.ids(self.ctx.sandboxes_dir))
+        for uid in uids - live_uids:
+            log.info("cleaning up pod %s, deleted while the agent was away", uid)
+            orphan = {"metadata": {"uid": uid, "name": uid, "namespace": ""}, "spec": {}}
+            worker = PodWorker(self.ctx, orphan)
+            worker.pod = None
+            await worker.terminate()
+
+
+def _host_resolv_conf() -> str:
+    """Until cluster DNS exists (a later issue), pods resolve names like the node does."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            return f.read()
+    except OSError:
+        return ""

@@ -1,0 +1,509 @@
+"""The pod worker: one level-triggered loop per pod bound to this node.
+
+`sync()` looks at the pod (from the API) and at what exists on the node (sandbox, network,
+volumes, container instances found on disk), does the next steps, and reports status:
+
+  sandbox (namespaces) -> CNI network -> volumes -> init containers, one at a time ->
+  app containers -> restarts by restartPolicy with crash back-off -> status
+
+and on deletion: stop the containers (SIGTERM, grace period, SIGKILL), tear everything
+down, then remove the pod from the API. Because every step checks what exists first, a
+restarted agent re-adopts running pods without restarting their containers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from tinykube.agent import containers as ctr
+from tinykube.agent import podstatus as ps
+from tinykube.agent import volumes as vol
+from tinykube.agent.env import EnvError, container_env
+from tinykube.agent.images import errors as image_errors
+from tinykube.agent.runtime import (CreateContainerConfigError, ImageConfig, RuntimeError_, Sandbox,
+                                    SandboxConfig, VolumeMount, container_spec, etcfiles, linux)
+from tinykube.api import errors
+
+log = logging.getLogger(__name__)
+
+PODS = ("v1", "Pod")
+POLL_SECONDS = 0.5  # how soon a container's exit shows in the pod's status
+IDLE_SECONDS = 10.0
+
+
+@dataclass
+class NodeContext:
+    """What every pod worker of this node shares."""
+
+    data_dir: str
+    node_name: str
+    host_ip: str
+    client: object
+    recorder: object
+    runc: object
+    images: object
+    image_manager: object
+    network: object | None
+    runtime_config: object
+    configmaps: object  # informer stores: get_by_name(namespace, name)
+    secrets: object
+    allocatable: dict = field(default_factory=dict)
+    resolv_conf: str = ""
+
+    @property
+    def sandboxes_dir(self) -> str:
+        return os.path.join(self.data_dir, "sandboxes")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PodWorker:
+    def __init__(self, ctx: NodeContext, pod: dict):
+        self.ctx, self.pod = ctx, pod
+        self.uid = pod["metadata"]["uid"]
+        self.dirs = ctr.PodDirs(ctx.data_dir, pod)
+        self.wake = asyncio.Event()
+        self.backoff = ps.CrashBackOff()
+        self.sandbox: Sandbox | None = None
+        self.pod_ips: list[str] = []
+        self.waiting: dict[str, tuple[str, str]] = {}  # container -> (reason, message)
+        self.finished = False
+
+    def update(self, pod: dict | None) -> None:
+        """The latest pod from the API (None: it is gone from the API)."""
+        self.pod = pod
+        self.wake.set()
+
+    async def run(self) -> None:
+        while not self.finished:
+            try:
+                await self.sync()
+            except Exception:
+                log.exception("pod %s: sync failed", self._name())
+            if self.finished:
+                break
+            try:
+                await asyncio.wait_for(self.wake.wait(), self._poll_seconds())
+            except asyncio.TimeoutError:
+                pass
+            self.wake.clear()
+
+    def _name(self) -> str:
+        md = (self.pod or {}).get("metadata", {})
+        return f'{md.get("namespace", "?")}/{md.get("name", self.uid)}'
+
+    def _poll_seconds(self) -> float:
+        phase = (self.pod or {}).get("status", {}).get("phase")
+        return IDLE_SECONDS if phase in (ps.SUCCEEDED, ps.FAILED) else POLL_SECONDS
+
+    def _event(self, kind: str, reason: str, message: str, field_path: str = "") -> None:
+        if self.pod is not None:
+            self.ctx.recorder.record(self.pod, kind, reason, message, field_path=field_path)
+
+    # === the sync loop ====================================================================
+
+    async def sync(self) -> None:
+        pod = self.pod
+        if pod is None or pod["metadata"].get("deletionTimestamp"):
+            await self.terminate()
+            return
+        if pod.get("status", {}).get("phase") in (ps.SUCCEEDED, ps.FAILED):
+            await self._release_network()  # a finished pod gives its IP back
+            return
+        spec = pod["spec"]
+        ready = await self._prepare(pod)
+        instances = ctr.instances_of(self.ctx.runc.ids(), self.uid)
+        init_states = await self._sync_group(pod, spec.get("initContainers") or [], instances,
+                                             init=True, allowed=ready)
+        init_done = ps.init_done(spec, init_states)
+        states = await self._sync_group(pod, spec["containers"], instances, init=False,
+                                        allowed=ready and init_done)
+        if not init_done:
+            states = {n: s if s.state != ps.WAITING or s.reason != "ContainerCreating" else
+                      ps.ContainerState(n, reason="PodInitializing", image=s.image)
+                      for n, s in states.items()}
+        await self._report(pod, init_states, states)
+
+    async def _prepare(self, pod: dict) -> bool:
+        """Sandbox, network and volumes; False (with events) while they cannot be made."""
+        try:
+            await self._ensure_sandbox(pod)
+            await self._ensure_volumes(pod)
+            return True
+        except vol.VolumeError as exc:
+            self._event("Warning", "FailedMount", str(exc))
+        except Exception as exc:
+            log.exception("pod %s: sandbox", self._name())
+            self._event("Warning", "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
+        return False
+
+    # === sandbox and network ==============================================================
+
+    async def _ensure_sandbox(self, pod: dict) -> None:
+        spec = pod["spec"]
+        if self.sandbox is None:
+            self.sandbox = Sandbox.load(self.ctx.sandboxes_dir, self.uid)
+        if self.sandbox is None:
+            config = SandboxConfig(id=self.uid, hostname=etcfiles.uts_hostname(pod),
+                                   host_network=bool(spec.get("hostNetwork")),
+                                   host_ipc=bool(spec.get("hostIPC")), hosts="",
+                                   resolv_conf=self.ctx.resolv_conf)
+            self.sandbox = await Sandbox(self.ctx.sandboxes_dir, config).create()
+        if spec.get("hostNetwork"):
+            self.pod_ips = [self.ctx.host_ip]
+        elif not self.pod_ips:
+            status = await self.ctx.network.setup_pod_network(self.sandbox.netns_path, pod,
+                                                              sandbox_id=self.uid)
+            self.pod_ips = list(status.ips)
+            hostname, domain = etcfiles.pod_hostname(pod)
+            self.sandbox.write_hosts(etcfiles.hosts_file(
+                pod_ips=self.pod_ips, hostname=hostname, domain=domain,
+                host_aliases=spec.get("hostAliases") or ()))
+
+    async def _release_network(self) -> None:
+        if self.pod_ips and self.ctx.network and not (self.pod or {}).get("spec", {}).get("hostNetwork"):
+            await self.ctx.network.teardown_pod_network(self.pod, sandbox_id=self.uid)
+            self.pod_ips = []
+
+    # === volumes ==========================================================================
+
+    async def _ensure_volumes(self, pod: dict) -> None:
+        for volume in pod["spec"].get("volumes") or []:
+            self._ensure_volume(pod, volume)
+
+    def _ensure_volume(self, pod: dict, volume: dict) -> None:
+        path = self.dirs.volume(volume["name"])
+        if "hostPath" in volume:
+            vol.check_host_path(volume["hostPath"]["path"], volume["hostPath"].get("type", ""))
+            return
+        if "emptyDir" in volume:
+            memory = (volume["emptyDir"] or {}).get("medium") == "Memory"
+            self._make_dir(path, tmpfs=memory, size=(volume["emptyDir"] or {}).get("sizeLimit"))
+            return
+        namespace = pod["metadata"]["namespace"]
+        files = vol.volume_files(volume, pod, configmaps=_Lookup(self.ctx.configmaps, namespace),
+                                 secrets=_Lookup(self.ctx.secrets, namespace))
+        if files is None:
+            kind = next((k for k in volume if k != "name"), "unknown")
+            raise vol.VolumeError(f'volume "{volume["name"]}": {kind} volumes are not supported by tinykube yet')
+        # secrets never touch the disk: they live on tmpfs, as the kubelet keeps them
+        self._make_dir(path, tmpfs="secret" in volume or "projected" in volume)
+        vol.AtomicWriter(path).write(files)
+
+    def _make_dir(self, path: str, *, tmpfs: bool, size=None) -> None:
+        os.makedirs(path, exist_ok=True)
+        if tmpfs and not os.path.ismount(path):
+            options = "mode=0755" + (f",size={_bytes(size)}" if size else "")
+            linux.mount("tmpfs", path, "tmpfs", 0, options)
+
+    def _volume_mounts(self, pod: dict, container: dict, instance: ctr.InstanceId) -> list[VolumeMount]:
+        volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
+        mounts = []
+        for m in container.get("volumeMounts") or []:
+            volume = volumes[m["name"]]
+            source = volume["hostPath"]["path"] if "hostPath" in volume else self.dirs.volume(m["name"])
+            if m.get("subPath"):
+                source = os.path.join(source, m["subPath"])
+                if not os.path.exists(source):
+                    os.makedirs(source, exist_ok=True)
+            mounts.append(VolumeMount(source, m["mountPath"], bool(m.get("readOnly")),
+                                      m.get("mountPropagation") or "None"))
+        log_file = self.dirs.termination_log(instance)
+        open(log_file, "a").close()
+        path = container.get("terminationMessagePath") or "/dev/termination-log"
+        mounts.append(VolumeMount(log_file, path))
+        return mounts
+
+    # === containers =======================================================================
+
+    async def _sync_group(self, pod, specs: list[dict], instances, *, init: bool,
+                          allowed: bool) -> dict[str, ps.ContainerState]:
+        """Init containers run one at a time, in order; app containers all together."""
+        states: dict[str, ps.ContainerState] = {}
+        blocked = not allowed
+        for container in specs:
+            name = container["name"]
+            if blocked:
+                reason, message = self.waiting.get(name, ("ContainerCreating" if not init else "PodInitializing", ""))
+                states[name] = ps.ContainerState(name, reason=reason, message=message,
+                                                 image=container.get("image", ""))
+                continue
+            states[name] = await self._sync_container(pod, container, instances.get(name, []), init=init)
+            if init and not ps.is_sidecar(container) and not _completed(states[name]):
+                blocked = True  # the next init container waits for this one
+        return states
+
+    async def _sync_container(self, pod, container, instances: list[ctr.InstanceId], *,
+                              init: bool) -> ps.ContainerState:
+        name = container["name"]
+        if not instances:
+            return await self._start(pod, container, ctr.InstanceId(self.uid, name, 0), None)
+        latest = instances[-1]
+        previous = self._exit_of(instances[-2]) if len(instances) > 1 else None
+        exit = self.ctx.runc.exit_status(str(latest))
+        if exit is None and self.ctx.runc.monitor_alive(str(latest)):
+            return self._running(container, latest, previous)
+        if exit is None:
+            exit = (await self.ctx.runc.status(str(latest))).exit
+        terminated = _terminated(exit, latest, self._started_ns(latest))
+        if not self._restarts(pod, container, init, terminated.exit_code):
+            return ps.ContainerState(name, ps.TERMINATED, terminated=terminated, last_terminated=previous,
+                                     restart_count=latest.attempt, image=container.get("image", ""),
+                                     container_id=f"runc://{latest}")
+        return await self._restart(pod, container, latest, terminated, instances)
+
+    def _restarts(self, pod, container, init: bool, exit_code: int) -> bool:
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if init and ps.is_sidecar(container):
+            return True
+        if init:  # a successful init container is done; a failed one retries unless Never
+            return exit_code != 0 and policy != "Never"
+        return ps.should_restart(policy, exit_code)
+
+    async def _restart(self, pod, container, latest, terminated: ps.Terminated, instances):
+        name, key = container["name"], container["name"]
+        finished = _epoch(terminated.finished_at)
+        delay = self.backoff.delays.get(key)
+        if delay is not None and time.time() < finished + delay:
+            message = (f"back-off {int(delay)}s restarting failed container={name} "
+                       f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({self.uid})")
+            if self.waiting.get(name, ("",))[0] != "CrashLoopBackOff":
+                self._event("Warning", "BackOff", "Back-off restarting failed container "
+                            f"{name} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}"
+                            f"({self.uid})", _field_path(container))
+            self.waiting[name] = ("CrashLoopBackOff", message)
+            return ps.ContainerState(name, reason="CrashLoopBackOff", message=message,
+                                     last_terminated=terminated, restart_count=latest.attempt,
+                                     image=container.get("image", ""))
+        ran_for = finished - _epoch(terminated.started_at) if terminated.started_at else 0
+        self.backoff.next_delay(key, ran_for)
+        for old in instances[:-1]:  # keep only the instance that tells lastState
+            await self._remove_instance(old)
+        return await self._start(pod, container, ctr.InstanceId(self.uid, name, latest.attempt + 1),
+                                 terminated)
+
+    def _started_ns(self, instance: ctr.InstanceId) -> int:
+        return _read_int(os.path.join(self.ctx.runc.monitor_dir(str(instance)), "started"))
+
+    def _running(self, container, instance: ctr.InstanceId, previous) -> ps.ContainerState:
+        started_ns = self._started_ns(instance)
+        started = _rfc3339_ns(started_ns) if started_ns else ""
+        self.waiting.pop(container["name"], None)
+        # without probes (the next issue), a running container is ready
+        return ps.ContainerState(container["name"], ps.RUNNING, started_at=started, ready=True,
+                                 started=True, restart_count=instance.attempt,
+                                 last_terminated=previous, image=container.get("image", ""),
+                                 container_id=f"runc://{instance}")
+
+    def _exit_of(self, instance: ctr.InstanceId) -> ps.Terminated | None:
+        exit = self.ctx.runc.exit_status(str(instance))
+        return _terminated(exit, instance, self._started_ns(instance)) if exit else None
+
+    async def _start(self, pod, container, instance: ctr.InstanceId, previous) -> ps.ContainerState:
+        name, image = container["name"], container.get("image", "")
+        try:
+            await self._create(pod, container, instance)
+        except (image_errors.ImageError, EnvError, CreateContainerConfigError, RuntimeError_,
+                vol.VolumeError, OSError) as exc:
+            reason = getattr(exc, "reason", "") or ("CreateContainerConfigError"
+                                                    if isinstance(exc, (EnvError, CreateContainerConfigError))
+                                                    else "CreateContainerError")
+            if not isinstance(exc, image_errors.ImageError):
+                self._event("Warning", "Failed", f"Error: {exc}", _field_path(container))
+            self.waiting[name] = (reason, str(exc))
+            return ps.ContainerState(name, reason=reason, message=str(exc), last_terminated=previous,
+                                     restart_count=max(0, instance.attempt - 1) if previous else 0,
+                                     image=image)
+        self.waiting.pop(name, None)
+        return self._running(container, instance, previous)
+
+    async def _create(self, pod, container, instance: ctr.InstanceId) -> None:
+        ctx, image = self.ctx, container.get("image", "")
+        secrets = [s for s in (self._secret(pod, ref.get("name", "")) for ref in
+                               pod["spec"].get("imagePullSecrets") or []) if s]
+        await ctx.image_manager.ensure_image(image, pod_uid=self.uid,
+                                             policy=container.get("imagePullPolicy", ""),
+                                             pull_secrets=secrets,
+                                             record_event=lambda t, r, m: self._event(t, r, m, _field_path(container)))
+        env = container_env(container, pod, configmaps=_Lookup(ctx.configmaps, pod["metadata"]["namespace"]),
+                            secrets=_Lookup(ctx.secrets, pod["metadata"]["namespace"]),
+                            node_allocatable=ctx.allocatable)
+        await ctx.images.lease(str(instance), image)
+        bundle = self.dirs.bundle(instance)
+        os.makedirs(bundle, exist_ok=True)
+        rootfs = ctr.mount_rootfs(bundle, await ctx.images.rootfs_layers(image))
+        spec = container_spec(pod=pod, container=container,
+                              image=ImageConfig.from_oci(ctx.images.image_config(image)), rootfs=rootfs,
+                              env=[f"{k}={v}" for k, v in env], sandbox=self.sandbox.paths,
+                              container_id=str(instance),
+                              volumes=self._volume_mounts(pod, container, instance),
+                              runtime=ctx.runtime_config, passwd=_read_text(rootfs, "etc/passwd"),
+                              group=_read_text(rootfs, "etc/group"))
+        for warning in spec.warnings:
+            self._event("Warning", "UnsupportedField", warning, _field_path(container))
+        ctr.write_bundle(bundle, spec.config)
+        os.makedirs(os.path.dirname(self.dirs.log(instance)), exist_ok=True)
+        await ctx.runc.create(str(instance), bundle, log_path=self.dirs.log(instance))
+        self._event("Normal", "Created", f"Created container {container['name']}", _field_path(container))
+        await ctx.runc.start(str(instance))
+        self._event("Normal", "Started", f"Started container {container['name']}", _field_path(container))
+
+    def _secret(self, pod: dict, name: str) -> dict | None:
+        return self.ctx.secrets.get_by_name(pod["metadata"]["namespace"], name)
+
+    async def _remove_instance(self, instance: ctr.InstanceId) -> None:
+        try:
+            await self.ctx.runc.remove(str(instance))
+        except RuntimeError_ as exc:
+            log.warning("removing %s: %s", instance, exc)
+        ctr.remove_bundle(self.dirs.bundle(instance))
+        self.ctx.images.release(str(instance))
+
+    # === status ===========================================================================
+
+    async def _report(self, pod, init_states, states) -> None:
+        status = ps.pod_status(pod, init_states, states, sandbox_ready=self.sandbox is not None,
+                               pod_ips=self.pod_ips, host_ip=self.ctx.host_ip, now=_now())
+        if _same_status(status, pod.get("status") or {}):
+            return
+        body = dict(pod, status=status)
+        try:
+            self.pod = await self.ctx.client.update_status(PODS, body)
+        except errors.Conflict:
+            self.pod = await self.ctx.client.get(PODS, pod["metadata"]["name"],
+                                                 namespace=pod["metadata"]["namespace"])
+            self.wake.set()
+        except errors.NotFound:
+            self.pod = None
+            self.wake.set()
+
+    # === termination ======================================================================
+
+    async def terminate(self) -> None:
+        """Stop every container (grace period, then SIGKILL), tear down, forget the pod."""
+        pod = self.pod
+        grace = _grace_seconds(pod)
+        running = [i for i in ctr.instances_of(self.ctx.runc.ids(), self.uid).values() for i in i]
+        if pod is not None:
+            for name in sorted({i.name for i in running if self.ctx.runc.monitor_alive(str(i))}):
+                self._event("Normal", "Killing", f"Stopping container {name}")
+        await asyncio.gather(*(self._stop(str(i), grace) for i in running))
+        for instance in running:
+            await self._remove_instance(instance)
+        await self._teardown_sandbox(pod)
+        if pod is not None:
+            await self._delete_from_api(pod)
+        self.finished = True
+
+    async def _stop(self, id: str, grace: float) -> None:
+        if self.ctx.runc.monitor_alive(id):
+            try:
+                await self.ctx.runc.stop(id, grace=grace)
+            except RuntimeError_ as exc:
+                log.warning("stopping %s: %s", id, exc)
+
+    async def _teardown_sandbox(self, pod: dict | None) -> None:
+        if self.ctx.network and not (pod or {}).get("spec", {}).get("hostNetwork"):
+            await self.ctx.network.teardown_pod_network(pod, sandbox_id=self.uid)
+        self.pod_ips = []
+        sandbox = self.sandbox or Sandbox.load(self.ctx.sandboxes_dir, self.uid)
+        if sandbox is not None:
+            await sandbox.destroy()
+        self.sandbox = None
+        for path in linux.mount_points_under(self.dirs.root):
+            linux.umount(path)
+        shutil.rmtree(self.dirs.root, ignore_errors=True)
+        shutil.rmtree(self.dirs.logs, ignore_errors=True)
+
+    async def _delete_from_api(self, pod: dict) -> None:
+        md = pod["metadata"]
+        try:
+            await self.ctx.client.delete(PODS, md["name"], namespace=md["namespace"],
+                                         grace_period_seconds=0, preconditions={"uid": self.uid})
+        except (errors.NotFound, errors.Conflict):
+            pass
+
+
+# === helpers ==============================================================================
+
+
+class _Lookup(dict):
+    """A read-only name -> object view of one namespace of an informer store."""
+
+    def __init__(self, store, namespace: str):
+        super().__init__()
+        self.store, self.namespace = store, namespace
+
+    def get(self, name, default=None):
+        found = self.store.get_by_name(self.namespace, name)
+        return default if found is None else found
+
+
+def _completed(state: ps.ContainerState) -> bool:
+    return state.state == ps.TERMINATED and state.terminated is not None and state.terminated.exit_code == 0
+
+
+def _terminated(exit, instance: ctr.InstanceId, started_ns: int = 0) -> ps.Terminated:
+    if exit is None:
+        return ps.Terminated(255, "Unknown", "the container's exit status was lost")
+    return ps.Terminated(exit.exit_code, exit.reason, exit.message,
+                         started_at=_rfc3339_ns(started_ns) if started_ns else "",
+                         finished_at=exit.finished_at[:19] + "Z" if exit.finished_at else "",
+                         container_id=f"runc://{instance}", signal=exit.signal)
+
+
+def _field_path(container: dict) -> str:
+    return f"spec.containers{{{container['name']}}}"
+
+
+def _grace_seconds(pod: dict | None) -> float:
+    if pod is None:
+        return 2.0  # deleted while we were away: nobody waits for it
+    md, spec = pod["metadata"], pod.get("spec", {})
+    grace = md.get("deletionGracePeriodSeconds")
+    return float(grace if grace is not None else spec.get("terminationGracePeriodSeconds", 30))
+
+
+def _same_status(new: dict, old: dict) -> bool:
+    return new == {k: old.get(k) for k in new} and set(old) <= set(new) | {"qosClass"}
+
+
+def _epoch(rfc3339: str) -> float:
+    if not rfc3339:
+        return 0.0
+    return datetime.datetime.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _rfc3339_ns(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _read_int(path: str) -> int:
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _read_text(rootfs: str, relative: str) -> str | None:
+    try:
+        with open(os.path.join(rootfs, relative)) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _bytes(quantity) -> int:
+    from tinykube.api.validation.quantity import parse_quantity
+
+    return int(parse_quantity(str(quantity)))
