@@ -27,7 +27,8 @@ from tinykube.agent import volumes as vol
 from tinykube.agent.env import EnvError, container_env
 from tinykube.agent.images import errors as image_errors
 from tinykube.agent.runtime import (CreateContainerConfigError, ImageConfig, RuntimeError_, Sandbox,
-                                    SandboxConfig, VolumeMount, container_spec, etcfiles, linux)
+                                    SandboxConfig, VolumeMount, container_spec, etcfiles, linux,
+                                    pod_cgroup_path)
 from tinykube.api import errors
 
 log = logging.getLogger(__name__)
@@ -333,7 +334,7 @@ class PodWorker:
                                              policy=container.get("imagePullPolicy", ""),
                                              pull_secrets=secrets,
                                              record_event=lambda t, r, m: self._event(t, r, m, _field_path(container)))
-        env = container_env(container, pod, configmaps=_Lookup(ctx.configmaps, pod["metadata"]["namespace"]),
+        env = container_env(container, self._as_running(pod), configmaps=_Lookup(ctx.configmaps, pod["metadata"]["namespace"]),
                             secrets=_Lookup(ctx.secrets, pod["metadata"]["namespace"]),
                             node_allocatable=ctx.allocatable)
         await ctx.images.lease(str(instance), image)
@@ -355,6 +356,14 @@ class PodWorker:
         self._event("Normal", "Created", f"Created container {container['name']}", _field_path(container))
         await ctx.runc.start(str(instance))
         self._event("Normal", "Started", f"Started container {container['name']}", _field_path(container))
+
+    def _as_running(self, pod: dict) -> dict:
+        """The pod with the addresses the sandbox has now (the downward API reads them
+        before the status naming them is written)."""
+        status = dict(pod.get("status") or {}, hostIP=self.ctx.host_ip, hostIPs=[{"ip": self.ctx.host_ip}])
+        if self.pod_ips:
+            status.update(podIP=self.pod_ips[0], podIPs=[{"ip": ip} for ip in self.pod_ips])
+        return dict(pod, status=status)
 
     def _secret(self, pod: dict, name: str) -> dict | None:
         return self.ctx.secrets.get_by_name(pod["metadata"]["namespace"], name)
@@ -418,10 +427,18 @@ class PodWorker:
         if sandbox is not None:
             await sandbox.destroy()
         self.sandbox = None
+        self._remove_pod_cgroup()
         for path in linux.mount_points_under(self.dirs.root):
             linux.umount(path)
         shutil.rmtree(self.dirs.root, ignore_errors=True)
         shutil.rmtree(self.dirs.logs, ignore_errors=True)
+
+    def _remove_pod_cgroup(self) -> None:
+        """runc removes each container's cgroup; the pod's parent cgroup is ours to remove."""
+        try:
+            self.ctx.runc.cgroups.remove(pod_cgroup_path(self.ctx.runtime_config, self.uid))
+        except OSError as exc:
+            log.warning("pod %s: removing its cgroup: %s", self._name(), exc)
 
     async def _delete_from_api(self, pod: dict) -> None:
         md = pod["metadata"]
