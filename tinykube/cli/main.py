@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds of events the watch cache keeps for resuming watches")
         cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                          help="NORMAL is faster but may lose the last writes on power loss")
+        if name == "up":
+            _agent_flags(cmd)
     agent = sub.add_parser("agent", help="run a node agent (tinykube's kubelet)")
     agent.add_argument("--server", required=True, help="the API server URL")
     agent.add_argument("--token", required=True, help="the cluster token (DATA/token on the server)")
@@ -129,13 +131,13 @@ def _run(args) -> int:
     server = ApiServer(config)
     _install_uvloop()
     try:
-        asyncio.run(_serve(server, args.command))
+        asyncio.run(_serve(server, args))
     except KeyboardInterrupt:
         pass
     return 0
 
 
-async def _serve(server, command: str) -> None:
+async def _serve(server, args) -> None:
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -143,13 +145,35 @@ async def _serve(server, command: str) -> None:
     run = asyncio.create_task(server.run())
     ready = asyncio.create_task(server.ready.wait())
     done, _ = await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
+    tasks = [run]
     if ready in done:
-        _announce(server, command)
+        _announce(server, args.command)
+        if args.command == "up":
+            tasks.append(asyncio.create_task(_node_agent(server, args)))
     try:
-        await run
+        await asyncio.gather(*tasks)
     except asyncio.CancelledError:
-        run.cancel()
-        await asyncio.gather(run, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _node_agent(server, args) -> None:
+    """`up`'s node: the agent, talking to the server in this process over HTTPS like any
+    other client. If it cannot run (no runc, not root), the control plane keeps serving."""
+    import logging
+
+    from tinykube.agent.agent import Agent
+    from tinykube.client import ApiClient
+
+    try:
+        async with ApiClient.from_kubeconfig(server.kubeconfig_path, user_agent="tinykube-agent") as client:
+            data_dir = os.path.join(server.config.data_dir, "agent")
+            await Agent(_agent_config(args, client, data_dir)).run()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        logging.getLogger("tinykube").exception("the node agent stopped; the control plane keeps serving")
 
 
 def _announce(server, command: str) -> None:
