@@ -18,6 +18,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import KUBECTL, REPO, start_server
+from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
 from tests.integration.network.nodens import TestNetwork, missing_prerequisites
 from tinykube.agent.images import ImageService
@@ -78,6 +79,7 @@ class Cluster:
             self.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=60s", check=False)
         finally:
             self.stop_agent()
+            force_cleanup(self.data_dir)  # whatever a failure left: processes, mounts, cgroups
             self.server.stop()
             self.net.cleanup()
 
@@ -225,6 +227,8 @@ def test_agent_kill_9_restarts_no_container(cluster):
 
 
 def test_deleting_every_pod_leaves_nothing_behind(cluster):
+    uids = [p["metadata"]["uid"] for p in json.loads(cluster.kubectl("get", "pods", "-o", "json").stdout)["items"]]
+    assert uids  # the earlier tests' pods are still there
     cluster.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=60s")
     runc_root = os.path.join(cluster.data_dir, "runtime", "runc")
     listed = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True, text=True)
@@ -235,4 +239,4 @@ def test_deleting_every_pod_leaves_nothing_behind(cluster):
     veths = [link for link in cluster.node.links() if link.startswith("veth")]
     assert veths == []
     import glob
-    assert glob.glob("/sys/fs/cgroup/*/tinykube/pod*") == []
+    assert [p for uid in uids for p in glob.glob(f"/sys/fs/cgroup/*/tinykube/pod{uid}")] == []

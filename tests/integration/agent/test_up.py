@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import KUBECTL, REPO, free_port
+from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
 from tests.integration.network.nodens import TestNetwork, missing_prerequisites
 from tinykube.agent.images import ImageService
@@ -55,6 +56,7 @@ def test_up_runs_a_pod(tmp_path):
         if proc and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
+        force_cleanup(os.path.join(data_dir, "agent"))
         net.cleanup()
 
 

@@ -12,19 +12,21 @@ exits it records the exit (code, signal, OOM kill, time), deletes the runc conta
 container is completely gone.
 
 Protocol with the agent (runc.py):
-  argv:   monitor.py RUNC ROOT ID BUNDLE SHIM_DIR LOG_PATH [MEMORY_CGROUP_DIR]
+  argv:   RUNC ROOT ID BUNDLE SHIM_DIR LOG_PATH [MEMORY_CGROUP_DIR]
   stdout: one line once `runc create` has finished, "created PID" or "error MESSAGE",
-          then closed. The agent starts us in a new session; we fork once more and the
-          first process exits at once, so the agent reaps it and we are re-parented to
-          init: neither the agent's exit nor its kill -9 touches us.
+          then closed. The agent starts us in a new session; we close every inherited
+          descriptor but stdio (an event loop may leak sockets into children), fork once
+          more, and the first process exits at once, so the agent reaps it and we are
+          re-parented to init: neither the agent's exit nor its kill -9 touches us.
   files in SHIM_DIR: monitor.pid, container.pid (runc's --pid-file), runc.log (runc's
           own JSON log), exit.json (last, atomically).
   signals: SIGHUP reopens the log file (after rotation: CRI ReopenContainerLog).
 
-The monitor is started as `python -I -S monitor.py` and imports only built-in modules
-(no json, re or selectors) so it starts in about 10 ms. If it is killed, the container
-keeps running but its exit status is lost; the agent then reports exit code 255, reason
-Unknown, as containerd does for a lost task. (A systemd unit running the agent needs
+The agent starts it as `python -I -S -c "...; import monitor; monitor.main(...)"` (cached
+bytecode, no site, no environment) and it imports only built-in modules (no json, re or
+selectors), so it starts in about 20 ms and holds ~8 MB RSS (~4-5 MB PSS). If it is
+killed, the container keeps running but its exit status is lost; the agent then reports
+exit code 255, reason Unknown, as containerd does for a lost task. (A systemd unit running the agent needs
 KillMode=process so stopping the agent does not kill the monitors, as for containerd.)
 """
 
@@ -174,6 +176,7 @@ class Monitor:
         self.memory_dir = argv[6] if len(argv) > 6 else ""
         self.pid = 0          # the container's init
         self.status = None    # its wait status, once reaped
+        self.lost = False     # it ended without being our child: status unknowable
         self.finished_ns = 0
         self.wake_r = self.wake_w = -1
 
@@ -233,13 +236,20 @@ class Monitor:
 
     # -- the container's life
 
+    def ended(self) -> bool:
+        return self.status is not None or self.lost
+
     def reap(self) -> None:
         """Collect every exited child: the container's init, and orphans re-parented to
-        us (hostPID containers); only the init's status matters."""
+        us (hostPID containers); only the init's status matters. No child at all while
+        the init's status is unknown means it was never re-parented to us (it died before
+        runc exited): its exit is lost, which is reported, not waited for forever."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
+                if not self.ended():
+                    self.lost, self.finished_ns = True, time.time_ns()
                 return
             if pid == 0:
                 return
@@ -254,25 +264,27 @@ class Monitor:
             poller.register(fd, select.POLLIN)
         self.reap()
         while streams and not self.drained():
-            timeout = None if self.status is None else 100
-            for fd, _ in poller.poll(timeout):
+            events = poller.poll(100 if self.ended() else 1000)
+            if not events:
+                self.reap()  # a safety net: SIGCHLD is what normally wakes us
+            for fd, _ in events:
                 if fd == self.wake_r:
                     self.on_signals(log)
                 else:
                     self.on_output(log, streams, poller, fd)
         for stream in streams.values():
             log.end(stream)
-        while self.status is None:  # both pipes closed early: wait for the init itself
+        while not self.ended():  # both pipes closed early: wait for the init itself
             self.wait_signal(log)
 
     def drained(self) -> bool:
-        return self.status is not None and time.time_ns() - self.finished_ns > DRAIN_SECONDS * 1e9
+        return self.ended() and time.time_ns() - self.finished_ns > DRAIN_SECONDS * 1e9
 
     def on_signals(self, log: CriLog) -> None:
         try:
             received = os.read(self.wake_r, 512)
         except BlockingIOError:
-            return
+            received = b""
         if SIGHUP in received:
             log.reopen()
         self.reap()
@@ -293,11 +305,16 @@ class Monitor:
     # -- after the exit
 
     def finish(self) -> None:
-        exit_code, sig = decode_status(self.status)
         oom = bool(self.memory_dir) and oom_kills(self.memory_dir) > 0
         self.delete()
-        record = exit_record(exit_code=exit_code, signal=sig, reason=reason_for(exit_code, oom),
-                             message="", finished_ns=self.finished_ns, oom_killed=oom, pid=self.pid)
+        if self.lost:
+            exit_code, sig, reason = 255, 0, "Unknown"  # containerd's code for an unseen exit
+            message = "the container's process ended before the monitor could wait for it"
+        else:
+            (exit_code, sig), message = decode_status(self.status), ""
+            reason = reason_for(exit_code, oom)
+        record = exit_record(exit_code=exit_code, signal=sig, reason=reason, message=message,
+                             finished_ns=self.finished_ns, oom_killed=oom, pid=self.pid)
         write_atomic(self.path("exit.json"), record)
 
     def delete(self) -> None:
@@ -327,22 +344,30 @@ class Monitor:
         self.become_subreaper()
         self.install_signals()
         write_atomic(self.path("monitor.pid"), f"{os.getpid()}\n")
+        log = CriLog(self.log_path)
+        streams = self.start_container()
+        if streams is None:
+            return 1
+        report(f"created {self.pid}")
+        self.pump(log, streams)
+        log.close()
+        self.finish()
+        return 0
+
+    def start_container(self) -> dict | None:
+        """`runc create` with pipes for stdout and stderr: {read end: stream name}, or
+        None when runc failed (recorded and reported)."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        log = CriLog(self.log_path)
         code = self.create(out_w, err_w)
         os.close(out_w)
         os.close(err_w)
         if code != 0:
             self.create_failed(self.create_error(err_r))
-            return 1
+            return None
         with open(self.path("container.pid")) as f:
             self.pid = int(f.read().strip())
-        report(f"created {self.pid}")
-        self.pump(log, {out_r: b"stdout", err_r: b"stderr"})
-        log.close()
-        self.finish()
-        return 0
+        return {out_r: b"stdout", err_r: b"stderr"}
 
 
 def report(line: str) -> None:
@@ -353,10 +378,18 @@ def report(line: str) -> None:
     os.close(devnull)
 
 
+def close_inherited_fds() -> None:
+    """Keep only stdin, stdout and stderr: whatever else the agent's event loop let us
+    inherit (a listening socket, the other end of a pipe) must not live as long as the
+    container does."""
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+
+
 def main(argv: list) -> int:
     if len(argv) < 6:
         sys.stderr.write("usage: monitor.py RUNC ROOT ID BUNDLE SHIM_DIR LOG_PATH [MEMORY_DIR]\n")
         return 2
+    close_inherited_fds()
     if os.fork() != 0:
         os._exit(0)  # the agent reaps this one; the child is re-parented to init
     os.chdir("/")

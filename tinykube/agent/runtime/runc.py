@@ -62,27 +62,44 @@ class Runc:
     async def create(self, id: str, bundle: str | os.PathLike, *, log_path: str | os.PathLike) -> int:
         """Create the container (stdout/stderr to `log_path` in the CRI format); the pid
         of its init. StartError with runc's message when runc refused."""
-        directory = self.monitor_dir(id)
-        try:
-            directory.mkdir(parents=True)
-        except FileExistsError:
-            raise StartError(f"container {id} already exists") from None
-        self.root.mkdir(parents=True, exist_ok=True)
+        directory = self._new_monitor_dir(id)
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         argv = [self.python, "-I", "-S", "-c", MONITOR_STUB, self.binary, str(self.root), id,
                 os.path.abspath(bundle), str(directory), os.path.abspath(log_path),
                 self._memory_dir(bundle)]
-        with open(directory / "monitor.log", "ab") as stderr:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=stderr, start_new_session=True)
         try:
-            line = await asyncio.wait_for(proc.stdout.readline(), self.create_timeout)
+            line = await asyncio.wait_for(self._spawn_monitor(argv, directory), self.create_timeout)
         except TimeoutError:
             raise StartError(f"runc create of {id} did not finish in {self.create_timeout:g} s") from None
+        return self._created(id, line)
+
+    def _new_monitor_dir(self, id: str) -> Path:
+        directory = self.monitor_dir(id)
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True)
+        except FileExistsError:
+            raise StartError(f"container {id} already exists") from None
+        return directory
+
+    @staticmethod
+    async def _spawn_monitor(argv: list[str], directory: Path) -> str:
+        """Start the monitor in its own session; the one line it reports. Its stdout is a
+        pipe of ours, not an asyncio subprocess pipe: event loops differ in what they
+        leak into children (uvloop's socketpairs), and the monitor lives on. Its first
+        process exits at once (the monitor forks), so it is reaped here."""
+        read_end, write_end = os.pipe()
+        try:
+            with open(directory / "monitor.log", "ab") as stderr:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv, stdin=asyncio.subprocess.DEVNULL, stdout=write_end, stderr=stderr,
+                    start_new_session=True)
         finally:
-            await proc.wait()  # the monitor's first process exits at once
-        return self._created(id, line.decode(errors="replace").strip())
+            os.close(write_end)
+        try:
+            return await _read_line(read_end)
+        finally:
+            await proc.wait()
 
     def _created(self, id: str, line: str) -> int:
         verb, _, rest = line.partition(" ")
@@ -151,7 +168,8 @@ class Runc:
         exit = self.exit_status(id)  # read after `alive`: a monitor writes it, then exits
         started_ns = _read_int(self.monitor_dir(id) / "started") or 0
         if exit is None and not alive and state.get("status") in (None, "stopped"):
-            exit = _lost_exit(id) if self.monitor_dir(id).exists() or state else None
+            started = (self.monitor_dir(id) / "monitor.pid").exists()  # not mid-create
+            exit = _lost_exit(id) if started or state else None
         return _merge(id, state, exit, started_ns, alive)
 
     def ids(self) -> list[str]:
@@ -219,6 +237,18 @@ class Runc:
         if proc.returncode != 0:
             raise _error(argv, err.decode(errors="replace"))
         return out.decode()
+
+
+async def _read_line(fd: int) -> str:
+    """One line from a pipe (up to EOF), without blocking the loop; closes the pipe."""
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                os.fdopen(fd, "rb", buffering=0))
+    try:
+        return (await reader.readline()).decode(errors="replace").strip()
+    finally:
+        transport.close()
 
 
 def _error(argv: tuple, stderr: str) -> RuncError:

@@ -60,9 +60,10 @@ def capabilities_oci(caps: list[str]) -> dict:
     return {"bounding": list(caps), "effective": list(caps), "permitted": list(caps)}
 
 
-def no_new_privileges(pod: Mapping, container: Mapping) -> bool:
-    """The kubelet's AddNoNewPrivileges: only an explicit allowPrivilegeEscalation: false."""
-    return effective(pod, container, "allowPrivilegeEscalation") is False
+def no_new_privileges(container: Mapping) -> bool:
+    """The kubelet's AddNoNewPrivileges: only an explicit allowPrivilegeEscalation: false
+    (a container-only field)."""
+    return (container.get("securityContext") or {}).get("allowPrivilegeEscalation") is False
 
 
 def masked_paths(container: Mapping) -> list[str]:

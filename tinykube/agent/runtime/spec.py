@@ -63,7 +63,7 @@ def _process(pod, container, image: ImageConfig, env, sandbox: SandboxPaths,
         "env": process.process_env(hostname=sandbox.hostname, image_env=image.env, container_env=env),
         "cwd": process.working_dir(container, image.working_dir),
         "capabilities": security.capabilities_oci(caps),
-        "noNewPrivileges": security.no_new_privileges(pod, container),
+        "noNewPrivileges": security.no_new_privileges(container),
         "oomScoreAdj": max(runtime.min_oom_score_adj,
                            resources.oom_score_adj(pod, container, runtime.memory_capacity)),
     }
