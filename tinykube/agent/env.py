@@ -14,32 +14,12 @@ import decimal
 import math
 import re
 
+from tinykube.agent.runtime.process import expand
 from tinykube.api.validation.quantity import parse_quantity
 
 
 class EnvError(Exception):
     """The container cannot start: reason CreateContainerConfigError, with this message."""
-
-
-def expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes' $(VAR) expansion: $$ is a literal $, unknown names stay as written."""
-    out, i = [], 0
-    while i < len(text):
-        if text.startswith("$$", i):
-            out.append("$")
-            i += 2
-        elif text.startswith("$(", i):
-            end = text.find(")", i + 2)
-            if end < 0:
-                out.append(text[i:])
-                break
-            name = text[i + 2:end]
-            out.append(env[name] if name in env else text[i:end + 1])
-            i = end + 1
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 def container_env(container: dict, pod: dict, *, configmaps: dict[str, dict],
