@@ -34,10 +34,12 @@ class Cluster:
         self.net = TestNetwork()
         self.node = self.net.add_node("n1")
         self.data_dir = str(tmp_path_factory.mktemp("agent"))
+        self.agent_log = str(tmp_path_factory.mktemp("agentlog") / "agent.log")
         self.shared = str(tmp_path_factory.mktemp("shared"))  # a hostPath the tests read
         archive = busybox_archive(str(tmp_path_factory.mktemp("image")))
         asyncio.run(_import(self.data_dir, archive))
         self.agent: subprocess.Popen | None = None
+        _AGENT_LOGS.append(self.agent_log)
 
     def start_agent(self) -> None:
         with open(f"{self.server.data_dir}/token") as f:
@@ -47,7 +49,7 @@ class Cluster:
                "--data-dir", self.data_dir, "--node-name", "n1", "--node-ip", self.node.ip,
                "--host-netns", self.node.netns_path, "--bridge", f"{self.net.prefix}b",
                "--pod-cidr", POD_CIDR]
-        with open(os.path.join(self.data_dir, "agent.log"), "ab") as log:
+        with open(self.agent_log, "ab") as log:
             self.agent = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         wait_for(lambda: self.kubectl("get", "node", "n1", check=False).returncode == 0, "node n1")
 
@@ -97,7 +99,18 @@ def wait_for(predicate, what: str, timeout: float = 30.0):
         if value:
             return value
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}\nagent log:\n{_agent_log_tail()}")
+
+
+_AGENT_LOGS: list[str] = []
+
+
+def _agent_log_tail() -> str:
+    try:
+        with open(_AGENT_LOGS[-1], "rb") as f:
+            return f.read().decode(errors="replace")[-3000:]
+    except (IndexError, OSError):
+        return "(none)"
 
 
 @pytest.fixture(scope="module")

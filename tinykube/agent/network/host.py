@@ -44,14 +44,30 @@ async def run_process(argv: list[str], *, stdin: bytes = b"", env: dict | None =
     handle) is killed and reaped before the exception propagates, so no plugin is
     left running unobserved."""
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env)
+        *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        out, err = await asyncio.wait_for(_communicate(proc, stdin), timeout)
     except BaseException:
         await _kill(proc)
         raise
     return ProcessResult(proc.returncode, out, err)
+
+
+async def _communicate(proc: asyncio.subprocess.Process, stdin: bytes) -> tuple[bytes, bytes]:
+    """communicate(), but a child that exits without reading its input is not an error
+    here: its exit status and stderr say why. (uvloop raises RuntimeError where asyncio
+    swallows the broken pipe, so the write is guarded for both.)"""
+    if stdin:
+        try:
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError, RuntimeError):
+            pass
+        proc.stdin.close()
+    out, err = await asyncio.gather(proc.stdout.read(), proc.stderr.read())
+    await proc.wait()
+    return out, err
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
