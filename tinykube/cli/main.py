@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--server", required=True, help="the API server URL")
     agent.add_argument("--token", required=True, help="the cluster token (DATA/token on the server)")
     agent.add_argument("--ca-file", default="", help="the cluster CA (DATA/pki/ca.crt on the server)")
-    agent.add_argument("--data-dir", default=DEFAULT_DATA_DIR + "/agent")
+    agent.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     _agent_flags(agent)
     sub.add_parser("image", help="import, list, remove or pull images in the node's store")
     sub.add_parser("version", help="print the version")
@@ -168,8 +168,8 @@ async def _node_agent(server, args) -> None:
 
     try:
         async with ApiClient.from_kubeconfig(server.kubeconfig_path, user_agent="tinykube-agent") as client:
-            data_dir = os.path.join(server.config.data_dir, "agent")
-            await Agent(_agent_config(args, client, data_dir)).run()
+            # one data dir for the node: `tinykube image import` finds it by default
+            await Agent(_agent_config(args, client, server.config.data_dir)).run()
     except asyncio.CancelledError:
         raise
     except Exception:

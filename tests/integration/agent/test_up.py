@@ -31,7 +31,7 @@ def test_up_runs_a_pod(tmp_path):
     env = {**os.environ, "KUBECONFIG": os.path.join(data_dir, "kubeconfig.yaml")}
     try:
         node = net.add_node("n1")
-        asyncio.run(_import(os.path.join(data_dir, "agent"), busybox_archive(str(tmp_path))))
+        asyncio.run(_import(data_dir, busybox_archive(str(tmp_path))))  # as `tinykube image import` does
         port = free_port()
         log = open(tmp_path / "up.log", "wb")
         proc = subprocess.Popen(
@@ -56,7 +56,7 @@ def test_up_runs_a_pod(tmp_path):
         if proc and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
-        force_cleanup(os.path.join(data_dir, "agent"))
+        force_cleanup(data_dir)
         net.cleanup()
 
 
