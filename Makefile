@@ -28,6 +28,7 @@ e2e: deps
 bench:
 	@scripts/install-deps.sh --bench
 	$(VENV)/bin/python bench/api.py
+	$(VENV)/bin/python bench/pod_startup.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3 python3-venv ca-certificates curl iproute2 runc containernetworking-plugins
               nftables busybox-static docker-registry skopeo umoci zstd)
 if [[ "${1:-}" == "--bench" ]]; then
-  APT_PACKAGES+=(etcd-server etcd-client)
+  APT_PACKAGES+=(etcd-server etcd-client wrk podman catatonit)
 fi
 
 missing=()

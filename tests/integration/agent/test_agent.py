@@ -253,3 +253,23 @@ def test_deleting_every_pod_leaves_nothing_behind(cluster):
     assert veths == []
     import glob
     assert [p for uid in uids for p in glob.glob(f"/sys/fs/cgroup/*/tinykube/pod{uid}")] == []
+
+
+def test_memory_hog_is_oom_killed(cluster):
+    hog = container("hog", "/bin/busybox head -c 300m /dev/zero | /bin/busybox tail")  # tail buffers it all
+    hog += "    resources:\n      limits: {memory: 32Mi}\n"
+    cluster.apply(pod_manifest("hog", hog, policy="Never"))
+    wait_for(lambda: phase(cluster, "hog") == "Failed", "the hog to fail")
+    ended = cluster.pod("hog")["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert ended["reason"] == "OOMKilled" and ended["exitCode"] == 137
+
+
+def test_config_map_updates_reach_the_mounted_file(cluster):
+    cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: live\ndata:\n  greeting: hello\n")
+    mounts = "    volumeMounts:\n    - {name: cfg, mountPath: /cfg}\n"
+    extra = "  volumes:\n  - name: cfg\n    configMap: {name: live}\n"
+    script = "while true; do cat /cfg/greeting; echo; sleep 0.2; done"
+    cluster.apply(pod_manifest("watcher", container("app", script, mounts), extra=extra))
+    wait_for(lambda: "hello" in cluster.logs("watcher", "app"), "the first value")
+    cluster.kubectl("patch", "configmap", "live", "-p", '{"data":{"greeting":"updated"}}')
+    wait_for(lambda: "updated" in cluster.logs("watcher", "app"), "the updated value in the file")
