@@ -273,3 +273,18 @@ def test_config_map_updates_reach_the_mounted_file(cluster):
     wait_for(lambda: "hello" in cluster.logs("watcher", "app"), "the first value")
     cluster.kubectl("patch", "configmap", "live", "-p", '{"data":{"greeting":"updated"}}')
     wait_for(lambda: "updated" in cluster.logs("watcher", "app"), "the updated value in the file")
+
+
+def test_host_port_reaches_the_pod_from_the_lan(cluster):
+    from tests.integration.network.nodens import in_netns
+
+    web = container("web", "while true; do echo via-hostport | nc -l -p 8080; done")
+    web += "    ports:\n    - {containerPort: 8080, hostPort: 18080}\n"
+    cluster.apply(pod_manifest("hostport", web))
+    wait_for(lambda: phase(cluster, "hostport") == "Running", "hostport running")
+
+    def answered() -> bool:
+        argv = in_netns(cluster.net.lan_path, ["busybox", "nc", "-w", "1", cluster.node.ip, "18080"])
+        return "via-hostport" in subprocess.run(argv, capture_output=True, text=True, timeout=10,
+                                                stdin=subprocess.DEVNULL).stdout
+    wait_for(answered, "an answer on the node's hostPort")
