@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
@@ -130,3 +131,23 @@ def fresh_server(tmp_path_factory):
     srv = start_server(tmp_path_factory)
     yield srv
     srv.stop()
+
+
+# --- the official API client of tinykube (tinykube.client), for the client's own tests ---
+
+NS = ("v1", "Namespace")
+
+
+@pytest.fixture
+async def api(server):
+    from tinykube.client import ApiClient
+
+    async with ApiClient.from_kubeconfig(server.kubeconfig) as client:
+        yield client
+
+
+async def namespace(api, prefix: str) -> str:
+    """A fresh namespace for one test."""
+    name = f"client-{prefix}-{uuid.uuid4().hex[:6]}"
+    await api.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    return name

@@ -4,9 +4,10 @@ paging, watch, subresources, both ways to authenticate."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
+
+from .conftest import NS, namespace
 
 from tinykube.api import errors
 from tinykube.api.registry import REGISTRY
@@ -16,19 +17,6 @@ pytestmark = pytest.mark.e2e
 
 CM = ("v1", "ConfigMap")
 POD = REGISTRY.by_kind("", "v1", "Pod")
-NS = ("v1", "Namespace")
-
-
-@pytest.fixture
-async def api(server):
-    async with ApiClient.from_kubeconfig(server.kubeconfig) as client:
-        yield client
-
-
-async def namespace(api: ApiClient, prefix: str) -> str:
-    name = f"client-{prefix}-{uuid.uuid4().hex[:6]}"
-    await api.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 def cm(name: str, **data: str) -> dict:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import pytest
+
+from .conftest import namespace
 
 from tinykube.client import ApiClient, EventRecorder, LeaderElector
 
@@ -14,21 +15,8 @@ pytestmark = pytest.mark.e2e
 
 LEASE = ("coordination.k8s.io/v1", "Lease")
 CM = ("v1", "ConfigMap")
-NS = ("v1", "Namespace")
 # Fast but in the same proportions as client-go's 15/10/2 s.
 FAST = dict(lease_duration=1.0, renew_deadline=0.6, retry_period=0.1)
-
-
-@pytest.fixture
-async def api(server):
-    async with ApiClient.from_kubeconfig(server.kubeconfig) as client:
-        yield client
-
-
-async def namespace(api: ApiClient, prefix: str) -> str:
-    name = f"client-{prefix}-{uuid.uuid4().hex[:6]}"
-    await api.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    return name
 
 
 class Candidate:

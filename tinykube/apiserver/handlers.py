@@ -151,7 +151,7 @@ class ApiHandler:
             return await self._patch(request, target, ctx)
         if method == "DELETE":
             return await self._delete(request, target, ctx)
-        raise errors.MethodNotAllowed(f"the server does not allow this method on the requested resource")
+        raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
 
     def _write_context(self, request: web.Request, user) -> WriteContext:
         q = request.query
@@ -443,8 +443,8 @@ async def _read_object(request: web.Request) -> dict:
             raise errors.BadRequest(f"error decoding JSON: {exc}") from None
     else:
         raise errors.UnsupportedMediaType(
-            f'the body of the request was in an unknown format - accepted media types include: '
-            f'application/json, application/yaml, application/vnd.kubernetes.protobuf')
+            'the body of the request was in an unknown format - accepted media types include: '
+            'application/json, application/yaml, application/vnd.kubernetes.protobuf')
     if not isinstance(obj, dict):
         raise errors.BadRequest("the request body must be a JSON object")
     return obj

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import KUBECTL, REPO, start_server
+from tests.e2e.conftest import REPO, start_server
 from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
 from tests.integration.network.nodens import TestNetwork, missing_prerequisites
