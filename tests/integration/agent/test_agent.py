@@ -239,22 +239,6 @@ def test_agent_kill_9_restarts_no_container(cluster):
     assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
 
 
-def test_deleting_every_pod_leaves_nothing_behind(cluster):
-    uids = [p["metadata"]["uid"] for p in json.loads(cluster.kubectl("get", "pods", "-o", "json").stdout)["items"]]
-    assert uids  # the earlier tests' pods are still there
-    cluster.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=60s")
-    runc_root = os.path.join(cluster.data_dir, "runtime", "runc")
-    listed = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True, text=True)
-    assert listed.stdout.strip() == ""
-    assert os.listdir(os.path.join(cluster.data_dir, "sandboxes")) == []
-    with open("/proc/self/mountinfo") as f:
-        assert cluster.data_dir not in f.read()
-    veths = [link for link in cluster.node.links() if link.startswith("veth")]
-    assert veths == []
-    import glob
-    assert [p for uid in uids for p in glob.glob(f"/sys/fs/cgroup/*/tinykube/pod{uid}")] == []
-
-
 def test_memory_hog_is_oom_killed(cluster):
     hog = container("hog", "/bin/busybox head -c 300m /dev/zero | /bin/busybox tail")  # tail buffers it all
     hog += "    resources:\n      limits: {memory: 32Mi}\n"
@@ -288,3 +272,29 @@ def test_host_port_reaches_the_pod_from_the_lan(cluster):
         return "via-hostport" in subprocess.run(argv, capture_output=True, text=True, timeout=10,
                                                 stdin=subprocess.DEVNULL).stdout
     wait_for(answered, "an answer on the node's hostPort")
+
+
+def test_a_steady_pod_is_not_rewritten(cluster):
+    cluster.apply(pod_manifest("quiet", container("app", "while true; do sleep 1; done")))
+    wait_for(lambda: all(c.get("ready") for c in cluster.pod("quiet").get("status", {})
+                         .get("containerStatuses") or [{}]), "quiet ready")
+    before = cluster.pod("quiet")["metadata"]["resourceVersion"]
+    time.sleep(3)  # six sync periods of the agent: none may write an unchanged status
+    assert cluster.pod("quiet")["metadata"]["resourceVersion"] == before
+
+
+# last: it deletes every pod the tests above made and checks nothing is left
+def test_deleting_every_pod_leaves_nothing_behind(cluster):
+    uids = [p["metadata"]["uid"] for p in json.loads(cluster.kubectl("get", "pods", "-o", "json").stdout)["items"]]
+    assert uids  # the earlier tests' pods are still there
+    cluster.kubectl("delete", "pods", "--all", "--grace-period=1", "--timeout=60s")
+    runc_root = os.path.join(cluster.data_dir, "runtime", "runc")
+    listed = subprocess.run(["runc", "--root", runc_root, "list", "-q"], capture_output=True, text=True)
+    assert listed.stdout.strip() == ""
+    assert os.listdir(os.path.join(cluster.data_dir, "sandboxes")) == []
+    with open("/proc/self/mountinfo") as f:
+        assert cluster.data_dir not in f.read()
+    veths = [link for link in cluster.node.links() if link.startswith("veth")]
+    assert veths == []
+    import glob
+    assert [p for uid in uids for p in glob.glob(f"/sys/fs/cgroup/*/tinykube/pod{uid}")] == []
