@@ -222,3 +222,16 @@ def test_initial_namespaces_exist(server):
     names = server.kubectl("get", "ns", "-o", "name").stdout.split()
     for name in ("default", "kube-system", "kube-public"):
         assert f"namespace/{name}" in names
+
+
+def test_server_side_apply_creates_events_v1_in_the_stored_shape(server, tmp_path):
+    manifest = tmp_path / "event.yaml"
+    manifest.write_text("apiVersion: events.k8s.io/v1\nkind: Event\nmetadata:\n  name: applied.1\n"
+                        "  namespace: default\neventTime: '2026-11-24T14:00:00.000000Z'\n"
+                        "reportingController: me\nreportingInstance: me-1\naction: Testing\n"
+                        "reason: Applied\ntype: Normal\nnote: written by apply\n"
+                        "regarding:\n  kind: Pod\n  name: somewhere\n  namespace: default\n")
+    server.kubectl("apply", "--server-side", "-f", str(manifest))
+    core = get_json(server, "events.v1.", "applied.1", "-n", "default")  # core/v1's view
+    assert core["message"] == "written by apply"
+    assert core["involvedObject"]["name"] == "somewhere"

@@ -205,6 +205,10 @@ class Resources:
         await self._admit_create(rt, namespace, obj)
         if ctx.dry_run:
             return obj
+        return await self._store_new(rt, namespace, obj)
+
+    async def _store_new(self, rt: ResourceType, namespace: str, obj: dict) -> dict:
+        """Write a new object (in its stored shape); its resourceVersion is the revision."""
         key = rt.key(namespace, obj["metadata"]["name"])
         try:
             rev = await self.store.create(key, meta.strip_for_storage(to_internal(rt, obj)))
@@ -348,13 +352,7 @@ class Resources:
         await self._admit_create(rt, namespace, obj)
         if ctx.dry_run:
             return obj
-        key = rt.key(namespace, obj["metadata"]["name"])
-        try:
-            rev = await self.store.create(key, meta.strip_for_storage(obj))
-        except storage.KeyExists:
-            raise errors.already_exists(rt.plural, obj["metadata"]["name"], rt.group) from None
-        obj["metadata"]["resourceVersion"] = str(rev)
-        return obj
+        return await self._store_new(rt, namespace, obj)
 
     async def _update_loop(self, rt, namespace, name, mutate, ctx: WriteContext, subresource,
                            pinned: int | None, *, create_body: dict | None = None,
