@@ -76,6 +76,7 @@ class PodWorker:
         self.sandbox: Sandbox | None = None
         self.pod_ips: list[str] = []
         self.waiting: dict[str, tuple[str, str]] = {}  # container -> (reason, message)
+        self.published: dict[str, dict] = {}  # volume -> the files last written to it
         self.finished = False
 
     def update(self, pod: dict | None) -> None:
@@ -196,8 +197,11 @@ class PodWorker:
             kind = next((k for k in volume if k != "name"), "unknown")
             raise vol.VolumeError(f'volume "{volume["name"]}": {kind} volumes are not supported by tinykube yet')
         # secrets never touch the disk: they live on tmpfs, as the kubelet keeps them
+        if self.published.get(volume["name"]) == files:
+            return  # every sync looks; only a change writes (and a fresh agent compares with disk)
         self._make_dir(path, tmpfs="secret" in volume or "projected" in volume)
         vol.AtomicWriter(path).write(files)
+        self.published[volume["name"]] = files
 
     def _make_dir(self, path: str, *, tmpfs: bool, size=None) -> None:
         os.makedirs(path, exist_ok=True)
@@ -292,7 +296,7 @@ class PodWorker:
                                  terminated)
 
     def _started_ns(self, instance: ctr.InstanceId) -> int:
-        return _read_int(os.path.join(self.ctx.runc.monitor_dir(str(instance)), "started"))
+        return self.ctx.runc.started_ns(str(instance))
 
     def _running(self, container, instance: ctr.InstanceId, previous) -> ps.ContainerState:
         started_ns = self._started_ns(instance)
@@ -502,14 +506,6 @@ def _epoch(rfc3339: str) -> float:
 
 def _rfc3339_ns(ns: int) -> str:
     return datetime.datetime.fromtimestamp(ns / 1e9, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _read_int(path: str) -> int:
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return 0
 
 
 def _read_text(rootfs: str, relative: str) -> str | None:

@@ -153,6 +153,10 @@ class Runc:
         except FileNotFoundError:
             return None
 
+    def started_ns(self, id: str) -> int:
+        """When the container's process started (Unix ns), 0 if it never did."""
+        return _read_int(self.monitor_dir(id) / "started") or 0
+
     def monitor_alive(self, id: str) -> bool:
         pid = _read_int(self.monitor_dir(id) / "monitor.pid")
         return bool(pid) and _is_monitor(pid, id)
@@ -166,7 +170,7 @@ class Runc:
             state = {}
         alive = self.monitor_alive(id)
         exit = self.exit_status(id)  # read after `alive`: a monitor writes it, then exits
-        started_ns = _read_int(self.monitor_dir(id) / "started") or 0
+        started_ns = self.started_ns(id)
         if exit is None and not alive and state.get("status") in (None, "stopped"):
             started = (self.monitor_dir(id) / "monitor.pid").exists()  # not mid-create
             exit = _lost_exit(id) if started or state else None
