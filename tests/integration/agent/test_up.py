@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from tests.e2e.conftest import KUBECTL, REPO, free_port
 from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
-from tests.integration.network.nodens import TestNetwork, missing_prerequisites
+from tests.integration.network.nodens import TestNetwork, missing_prerequisites, wait_for
 from tinykube.agent.images import ImageService
 
 pytestmark = pytest.mark.integration
@@ -42,13 +41,13 @@ def test_up_runs_a_pod(tmp_path):
         log.close()
         kubectl = lambda *a, **kw: subprocess.run([KUBECTL, *a], capture_output=True, text=True,  # noqa: E731
                                                   env=env, timeout=60, **kw)
-        _wait(lambda: kubectl("get", "node", "solo").returncode == 0, "node registered")
+        wait_for(lambda: kubectl("get", "node", "solo").returncode == 0, timeout=30, what="node registered")
         manifest = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: hello\nspec:\n  nodeName: solo\n"
                     "  containers:\n  - name: app\n    image: busybox:1.36\n    imagePullPolicy: Never\n"
                     "    command: [/bin/busybox, sh, -c, 'while true; do sleep 1; done']\n")
         assert kubectl("apply", "-f", "-", input=manifest).returncode == 0
-        _wait(lambda: json.loads(kubectl("get", "pod", "hello", "-o", "json").stdout or "{}")
-              .get("status", {}).get("phase") == "Running", "pod running")
+        wait_for(lambda: json.loads(kubectl("get", "pod", "hello", "-o", "json").stdout or "{}")
+                 .get("status", {}).get("phase") == "Running", timeout=30, what="pod running")
         wide = kubectl("get", "pod", "hello", "-o", "wide").stdout
         assert "Running" in wide and "10.42.88." in wide and "solo" in wide
         assert kubectl("delete", "pod", "hello", "--grace-period=1", "--timeout=30s").returncode == 0
@@ -64,12 +63,3 @@ async def _import(data_dir: str, archive: str) -> None:
     images = ImageService(data_dir)
     await images.import_archive(archive)
     await images.close()
-
-
-def _wait(predicate, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
