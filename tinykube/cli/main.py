@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds of events the watch cache keeps for resuming watches")
         cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                          help="NORMAL is faster but may lose the last writes on power loss")
+        cmd.add_argument("--disable-controllers", default="",
+                         help="comma-separated controllers not to run (e.g. replicaset,deployment)")
         if name == "up":
             _agent_flags(cmd)
     agent = sub.add_parser("agent", help="run a node agent (tinykube's kubelet)")
@@ -93,13 +95,15 @@ def _install_uvloop() -> None:
 
 
 def _run_agent(args) -> int:
-    from tinykube.agent.agent import Agent
     from tinykube.client import ApiClient
+
+    data_dir = os.path.abspath(args.data_dir)
 
     async def serve() -> None:
         async with ApiClient.from_token(args.server, args.token, ca_file=args.ca_file,
                                         user_agent="tinykube-agent") as client:
-            await _until_signal(Agent(_agent_config(args, client, os.path.abspath(args.data_dir))).run())
+            await _until_signal(asyncio.gather(*(factory(client, args, data_dir)
+                                                 for _, factory in _node_side(args))))
 
     _install_uvloop()
     try:
@@ -148,8 +152,11 @@ async def _serve(server, args) -> None:
     tasks = [run]
     if ready in done:
         _announce(server, args.command)
+        tasks += [asyncio.create_task(_component(name, server, factory, args))
+                  for name, factory in _control_plane(args)]
         if args.command == "up":
-            tasks.append(asyncio.create_task(_node_agent(server, args)))
+            tasks += [asyncio.create_task(_component(name, server, factory, args))
+                      for name, factory in _node_side(args)]
     try:
         await asyncio.gather(*tasks)
     except asyncio.CancelledError:
@@ -158,22 +165,48 @@ async def _serve(server, args) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _node_agent(server, args) -> None:
-    """`up`'s node: the agent, talking to the server in this process over HTTPS like any
-    other client. If it cannot run (no runc, not root), the control plane keeps serving."""
-    import logging
+# --- the components each process shape runs -------------------------------------------
+# A factory takes (client, args, data_dir) and returns the component's run() coroutine.
+# In `server` and `up` each component gets its own client of the in-process API server,
+# over HTTPS like any other client; `tinykube agent` runs the node side with its token.
 
+def _controller_manager(client, args, data_dir):
+    from tinykube.controllers.base import ControllerOptions
+    from tinykube.controllers.manager import ControllerManager
+
+    disabled = frozenset(n for n in (getattr(args, "disable_controllers", "") or "").split(",") if n)
+    return ControllerManager(client, options=ControllerOptions(), disabled=disabled).run()
+
+
+def _node_agent(client, args, data_dir):
     from tinykube.agent.agent import Agent
+
+    # one data dir for the node: `tinykube image import` finds it by default
+    return Agent(_agent_config(args, client, data_dir)).run()
+
+
+def _control_plane(args) -> list[tuple[str, object]]:
+    """What `server` and `up` run beside the API server."""
+    return [("controller-manager", _controller_manager)]
+
+
+def _node_side(args) -> list[tuple[str, object]]:
+    """What `up` and `agent` run on a node."""
+    return [("agent", _node_agent)]
+
+
+async def _component(name: str, server, factory, args) -> None:
+    """Run one component with its own client. If it fails (no runc, not root, a bug),
+    it is logged and the API server keeps serving."""
     from tinykube.client import ApiClient
 
     try:
-        async with ApiClient.from_kubeconfig(server.kubeconfig_path, user_agent="tinykube-agent") as client:
-            # one data dir for the node: `tinykube image import` finds it by default
-            await Agent(_agent_config(args, client, server.config.data_dir)).run()
+        async with ApiClient.from_kubeconfig(server.kubeconfig_path, user_agent=f"tinykube-{name}") as client:
+            await factory(client, args, server.config.data_dir)
     except asyncio.CancelledError:
         raise
     except Exception:
-        logging.getLogger("tinykube").exception("the node agent stopped; the control plane keeps serving")
+        logging.getLogger("tinykube").exception("%s stopped; the API server keeps serving", name)
 
 
 def _announce(server, command: str) -> None:
