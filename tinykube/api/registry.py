@@ -137,6 +137,7 @@ RESOURCES: tuple[ResourceType, ...] = (
                  categories=_ALL, subresources=_WORKLOAD_STATUS),
     ResourceType("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",),
                  categories=_ALL, subresources=_SCALABLE),
+    ResourceType("apps", "v1", "ControllerRevision", "controllerrevisions"),
     # batch/v1
     ResourceType("batch", "v1", "Job", "jobs", categories=_ALL, subresources=_WORKLOAD_STATUS,
                  field_selectors=("status.successful",)),

@@ -74,6 +74,8 @@ _KINDS = {
                             _status_of("DaemonSet")),
     ("apps", "StatefulSet"): (workloads.validate_stateful_set, workloads.validate_stateful_set_update,
                               _status_of("StatefulSet")),
+    ("apps", "ControllerRevision"): (workloads.validate_controller_revision,
+                                     workloads.validate_controller_revision_update, _meta_only),
     ("batch", "Job"): (batch.validate_job, batch.validate_job_update, lambda new, old: batch.validate_job_status(new)),
     ("batch", "CronJob"): (batch.validate_cron_job, batch.validate_cron_job_update, _meta_only),
     ("coordination.k8s.io", "Lease"): (misc.validate_lease, misc.validate_lease_update, _meta_only),

@@ -15,7 +15,7 @@ from tinykube.api.errors import Cause
 
 from .equality import semantic_equal
 from .fields import (
-    GoRepr, as_dict, as_list, as_str, child, forbidden, go_quote, go_string_map, invalid, is_int,
+    GoRepr, as_dict, as_list, as_str, child, forbidden, go_quote, go_string_map, immutable, invalid, is_int,
     nonnegative, not_supported, required,
 )
 from .meta import validate_annotations, validate_labels, validate_object_meta, validate_object_meta_update
@@ -222,6 +222,8 @@ def validate_stateful_set(obj: dict) -> list[Cause]:
 def _stateful_set_spec(spec: dict) -> list[Cause]:
     causes = _pod_management(spec.get("podManagementPolicy")) + _sts_strategy(as_dict(spec.get("updateStrategy")))
     causes += _retention(spec.get("persistentVolumeClaimRetentionPolicy"))
+    if spec.get("volumeClaimTemplates"):  # refused rather than ignored until PVCs exist
+        causes.append(forbidden("spec.volumeClaimTemplates", "tinykube does not support PersistentVolumeClaims yet"))
     causes += nonnegative("spec.replicas", spec.get("replicas")) + nonnegative("spec.minReadySeconds", spec.get("minReadySeconds"))
     if spec.get("ordinals") is not None:
         causes += nonnegative("spec.ordinals.start", as_dict(spec["ordinals"]).get("start"))
@@ -305,3 +307,18 @@ def validate_stateful_set_update(new: dict, old: dict) -> list[Cause]:
 
 def _without(spec: dict, names: tuple[str, ...]) -> dict:
     return {k: copy.deepcopy(v) for k, v in spec.items() if k not in names}
+
+
+# --- ControllerRevision (the history of DaemonSets and StatefulSets) -----------------
+
+
+def validate_controller_revision(obj: dict) -> list[Cause]:
+    causes = _meta(obj, name_is_dns_subdomain)
+    if obj.get("data") is None:
+        causes.append(required("data", "data is mandatory"))
+    return causes + nonnegative("revision", obj.get("revision"))
+
+
+def validate_controller_revision_update(new: dict, old: dict) -> list[Cause]:
+    causes = validate_object_meta_update(new.get("metadata"), old.get("metadata"))
+    return causes + validate_controller_revision(new) + immutable("data", new.get("data"), old.get("data"))

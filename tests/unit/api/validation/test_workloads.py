@@ -126,10 +126,12 @@ def stateful_set():
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta(),
             "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "serviceName": "web",
                      "podManagementPolicy": "OrderedReady", "updateStrategy": {"type": "RollingUpdate"},
-                     "template": template(containers=[container(volumeMounts=[{"name": "data", "mountPath": "/data"}])]),
-                     "volumeClaimTemplates": [{"metadata": {"name": "data"},
-                                               "spec": {"accessModes": ["ReadWriteOnce"],
-                                                        "resources": {"requests": {"storage": "1Gi"}}}}]}}
+                     "template": template(containers=[container(volumeMounts=[{"name": "data", "mountPath": "/data"}])],
+                                          volumes=[{"name": "data", "emptyDir": {}}])}}
+
+
+CLAIM_TEMPLATES = [{"metadata": {"name": "claim"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                            "resources": {"requests": {"storage": "1Gi"}}}}]
 
 
 @pytest.mark.parametrize("mutate, expected", [
@@ -147,6 +149,9 @@ def stateful_set():
     (spec_set(template=template(containers=[container(volumeMounts=[{"name": "other", "mountPath": "/o"}])])),
      [("FieldValueNotFound", "spec.template.spec.containers[0].volumeMounts[0].name", 'Not found: "other"')]),
     (spec_set(ordinals={"start": -1}), [(INVALID, "spec.ordinals.start", "Invalid value: -1: must be greater than or equal to 0")]),
+    # tinykube has no PersistentVolumeClaims: claim templates are refused, not ignored
+    (spec_set(volumeClaimTemplates=CLAIM_TEMPLATES), [(FORBIDDEN, "spec.volumeClaimTemplates",
+                                                       "Forbidden: tinykube does not support PersistentVolumeClaims yet")]),
 ])
 def test_stateful_set(mutate, expected):
     check_create("StatefulSet", changed(stateful_set(), mutate), expected, "apps")
