@@ -40,6 +40,8 @@ class AgentConfig:
     host_netns: str = ""  # run CNI in this namespace instead of ours (tests' node namespaces)
     bridge: str = "tinykube0"
     lease_interval: float = 10.0
+    container_log_max_size: int = 10 * 1024 * 1024  # containerLogMaxSize
+    container_log_max_files: int = 5                 # containerLogMaxFiles
 
 
 def default_node_ip() -> str:
@@ -81,7 +83,8 @@ class Agent:
             recorder=recorder, runc=Runc(os.path.join(cfg.data_dir, "runtime"), cgroups=Cgroups()),
             images=images, image_manager=ImageManager(images), network=network,
             runtime_config=probe_runtime_config(), configmaps=configmaps.store, secrets=secrets.store,
-            allocatable=node.get("status", {}).get("allocatable", {}), resolv_conf=_host_resolv_conf())
+            allocatable=node.get("status", {}).get("allocatable", {}), resolv_conf=_host_resolv_conf(),
+            log_max_size=cfg.container_log_max_size, log_max_files=cfg.container_log_max_files)
         pods.add_event_handler(on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new),
                                on_delete=self._on_pod_gone)
         background = [asyncio.create_task(t) for t in (heartbeat.run(), recorder.run(), configmaps.run(),

@@ -22,10 +22,13 @@ import time
 from dataclasses import dataclass, field
 
 from tinykube.agent import containers as ctr
+from tinykube.agent import hooks, logrotate
 from tinykube.agent import podstatus as ps
 from tinykube.agent import volumes as vol
 from tinykube.agent.env import EnvError, container_env
 from tinykube.agent.images import errors as image_errors
+from tinykube.agent.probes import ProbeManager, Target
+from tinykube.agent.probes.rules import kill_message
 from tinykube.agent.runtime import (CreateContainerConfigError, ImageConfig, RuntimeError_, Sandbox,
                                     SandboxConfig, VolumeMount, container_spec, etcfiles, linux,
                                     pod_cgroup_path)
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 PODS = ("v1", "Pod")
 POLL_SECONDS = 0.5  # how soon a container's exit shows in the pod's status
 IDLE_SECONDS = 10.0
+ROTATE_SECONDS = 2.0  # how often the running containers' log sizes are looked at
 
 
 @dataclass
@@ -56,6 +60,8 @@ class NodeContext:
     secrets: object
     allocatable: dict = field(default_factory=dict)
     resolv_conf: str = ""
+    log_max_size: int = logrotate.DEFAULT_MAX_SIZE   # containerLogMaxSize
+    log_max_files: int = logrotate.DEFAULT_MAX_FILES  # containerLogMaxFiles
 
     @property
     def sandboxes_dir(self) -> str:
@@ -78,6 +84,11 @@ class PodWorker:
         self.waiting: dict[str, tuple[str, str]] = {}  # container -> (reason, message)
         self.published: dict[str, dict] = {}  # volume -> the files last written to it
         self.finished = False
+        self.probes = ProbeManager(runtime=ctx.runc, target=self._probe_target, on_change=self.wake.set,
+                                   record_event=lambda t, r, m, c: self._event(t, r, m, _field_path(c)))
+        self.killing: dict[str, asyncio.Task] = {}  # instance -> its kill (probe or hook failure)
+        self.apps_done = False  # a Job-like pod's app containers finished: sidecars stop for good
+        self.next_rotation = 0.0
 
     def update(self, pod: dict | None) -> None:
         """The latest pod from the API (None: it is gone from the API)."""
@@ -118,6 +129,7 @@ class PodWorker:
             await self.terminate()
             return
         if pod.get("status", {}).get("phase") in (ps.SUCCEEDED, ps.FAILED):
+            self.probes.stop_all()
             await self._release_network()  # a finished pod gives its IP back
             return
         spec = pod["spec"]
@@ -126,12 +138,23 @@ class PodWorker:
         init_states = await self._sync_group(pod, spec.get("initContainers") or [], instances,
                                              init=True, allowed=ready)
         init_done = ps.init_done(spec, init_states)
+        # once the app containers ran, the pod stays initialized (a restarting sidecar
+        # does not hold them back)
+        apps_began = any(instances.get(c["name"]) for c in spec["containers"])
         states = await self._sync_group(pod, spec["containers"], instances, init=False,
-                                        allowed=ready and init_done)
-        if not init_done:
+                                        allowed=ready and (init_done or apps_began))
+        if not init_done and not apps_began:
             states = {n: s if s.state != ps.WAITING or s.reason != "ContainerCreating" else
                       ps.ContainerState(n, reason="PodInitializing", image=s.image)
                       for n, s in states.items()}
+        if not self.apps_done and ps.pod_phase(spec, init_states, states) in (ps.SUCCEEDED, ps.FAILED):
+            self.apps_done = True  # a Job-like pod is done whatever its sidecars do
+            await self._stop_sidecars(pod, instances)
+            init_states = await self._sync_group(pod, spec.get("initContainers") or [], instances,
+                                                 init=True, allowed=ready)
+        current = ctr.instances_of(self.ctx.runc.ids(), self.uid)
+        self.probes.retain(str(i) for group in current.values() for i in group)
+        await self._rotate_logs(current)
         await self._report(pod, init_states, states)
 
     async def _prepare(self, pod: dict) -> bool:
@@ -236,7 +259,7 @@ class PodWorker:
         blocked = not allowed
         for container in specs:
             name = container["name"]
-            if blocked:
+            if blocked and not instances.get(name):
                 reason, message = self.waiting.get(name, ("ContainerCreating" if not init else "PodInitializing", ""))
                 states[name] = ps.ContainerState(name, reason=reason, message=message,
                                                  image=container.get("image", ""))
@@ -244,6 +267,8 @@ class PodWorker:
             states[name] = await self._sync_container(pod, container, instances.get(name, []), init=init)
             if init and not ps.is_sidecar(container) and not _completed(states[name]):
                 blocked = True  # the next init container waits for this one
+            if init and ps.is_sidecar(container) and not states[name].started:
+                blocked = True  # ... or until this sidecar started (its startupProbe passed)
         return states
 
     async def _sync_container(self, pod, container, instances: list[ctr.InstanceId], *,
@@ -256,6 +281,7 @@ class PodWorker:
         exit = self.ctx.runc.exit_status(str(latest))
         if exit is None and self.ctx.runc.monitor_alive(str(latest)):
             return self._running(container, latest, previous)
+        self.killing.pop(str(latest), None)
         if exit is None:
             exit = (await self.ctx.runc.status(str(latest))).exit
         terminated = _terminated(exit, latest, self._started_ns(latest))
@@ -268,7 +294,7 @@ class PodWorker:
     def _restarts(self, pod, container, init: bool, exit_code: int) -> bool:
         policy = pod["spec"].get("restartPolicy", "Always")
         if init and ps.is_sidecar(container):
-            return True
+            return not self.apps_done
         if init:  # a successful init container is done; a failed one retries unless Never
             return exit_code != 0 and policy != "Never"
         return ps.should_restart(policy, exit_code)
@@ -302,9 +328,12 @@ class PodWorker:
         started_ns = self._started_ns(instance)
         started = _rfc3339_ns(started_ns) if started_ns else ""
         self.waiting.pop(container["name"], None)
-        # without probes (the next issue), a running container is ready
-        return ps.ContainerState(container["name"], ps.RUNNING, started_at=started, ready=True,
-                                 started=True, restart_count=instance.attempt,
+        verdict = self.probes.ensure(str(instance), container,
+                                     started_at=started_ns / 1e9 if started_ns else time.time())
+        if verdict.kill_reason:
+            self._kill_for_probe(container, instance, verdict.kill_reason)
+        return ps.ContainerState(container["name"], ps.RUNNING, started_at=started, ready=verdict.ready,
+                                 started=verdict.started, restart_count=instance.attempt,
                                  last_terminated=previous, image=container.get("image", ""),
                                  container_id=f"runc://{instance}")
 
@@ -316,6 +345,10 @@ class PodWorker:
         name, image = container["name"], container.get("image", "")
         try:
             await self._create(pod, container, instance)
+        except _PostStartFailed as exc:
+            self.waiting[name] = ("PostStartHookError", str(exc))
+            return ps.ContainerState(name, reason="PostStartHookError", message=str(exc),
+                                     last_terminated=previous, restart_count=instance.attempt, image=image)
         except (image_errors.ImageError, EnvError, CreateContainerConfigError, RuntimeError_,
                 vol.VolumeError, OSError) as exc:
             reason = getattr(exc, "reason", "") or ("CreateContainerConfigError"
@@ -360,6 +393,7 @@ class PodWorker:
         self._event("Normal", "Created", f"Created container {container['name']}", _field_path(container))
         await ctx.runc.start(str(instance))
         self._event("Normal", "Started", f"Started container {container['name']}", _field_path(container))
+        await self._post_start(pod, container, instance)
 
     def _as_running(self, pod: dict) -> dict:
         """The pod with the addresses the sandbox has now (the downward API reads them
@@ -401,20 +435,109 @@ class PodWorker:
     # === termination ======================================================================
 
     async def terminate(self) -> None:
-        """Stop every container (grace period, then SIGKILL), tear down, forget the pod."""
+        """Stop every container (preStop, grace period, then SIGKILL; app containers first,
+        then the sidecars, last started first), tear down, forget the pod."""
         pod = self.pod
         grace = _grace_seconds(pod)
+        self.probes.stop_all()
         running = [i for i in ctr.instances_of(self.ctx.runc.ids(), self.uid).values() for i in i]
+        alive = {i.name: i for i in running if self.ctx.runc.monitor_alive(str(i))}
         if pod is not None:
-            for name in sorted({i.name for i in running if self.ctx.runc.monitor_alive(str(i))}):
+            for name in sorted(alive):
                 self._event("Normal", "Killing", f"Stopping container {name}")
-        await asyncio.gather(*(self._stop(str(i), grace) for i in running))
+        await self._stop_in_order(pod, alive, grace)
+        await asyncio.gather(*(self._stop(str(i), 2.0) for i in running if i.name not in alive))
         for instance in running:
             await self._remove_instance(instance)
         await self._teardown_sandbox(pod)
         if pod is not None:
             await self._delete_from_api(pod)
         self.finished = True
+
+    async def _stop_in_order(self, pod: dict | None, alive: dict[str, ctr.InstanceId], grace: float) -> None:
+        spec = (pod or {}).get("spec") or {}
+        deadline = time.monotonic() + grace
+        for stage in hooks.termination_stages(spec, set(alive)):
+            left = max(min(hooks.MIN_GRACE, grace), deadline - time.monotonic())
+            await asyncio.gather(*(self._kill(pod, _container_named(spec, name), alive[name], left)
+                                   for name in stage))
+
+    async def _stop_sidecars(self, pod: dict, instances) -> None:
+        """A Job-like pod's app containers are done: its sidecars stop, last started first."""
+        alive = {n: group[-1] for n, group in instances.items()
+                 if group and self.ctx.runc.monitor_alive(str(group[-1]))}
+        sidecars = {c["name"] for c in pod["spec"].get("initContainers") or [] if ps.is_sidecar(c)}
+        alive = {n: i for n, i in alive.items() if n in sidecars}
+        for name in sorted(alive):
+            self._event("Normal", "Killing", f"Stopping container {name}")
+        await self._stop_in_order(pod, alive, _grace_seconds(pod))
+
+    # === probes, hooks, logs ==============================================================
+
+    def _probe_target(self) -> Target:
+        host_network = bool((self.pod or {}).get("spec", {}).get("hostNetwork"))
+        netns = "" if host_network or self.sandbox is None else (self.sandbox.netns_path or "")
+        return Target(netns_path=netns, pod_ip=self.pod_ips[0] if self.pod_ips else self.ctx.host_ip)
+
+    def _kill_for_probe(self, container: dict, instance: ctr.InstanceId, probe_type: str) -> None:
+        """A failed liveness/startup probe: stop the container (once); the sync restarts it."""
+        key = str(instance)
+        if key in self.killing:
+            return
+        self._event("Normal", "Killing", kill_message(container["name"], probe_type), _field_path(container))
+        grace = self.probes.probe_grace(key, probe_type)
+        grace = float(grace) if grace is not None else _spec_grace(self.pod)
+        task = asyncio.create_task(self._kill(self.pod, container, instance, grace))
+        task.add_done_callback(lambda _t: self.wake.set())
+        self.killing[key] = task
+
+    async def _kill(self, pod: dict | None, container: dict | None, instance: ctr.InstanceId,
+                    grace: float) -> None:
+        pre_stop = ((container or {}).get("lifecycle") or {}).get("preStop") if pod else None
+        hook = (lambda: self._hook(pod, container, instance, pre_stop, "FailedPreStopHook")) if pre_stop else None
+        try:
+            await hooks.kill_container(self.ctx.runc, str(instance), grace=grace, pre_stop=hook)
+        except RuntimeError_ as exc:
+            log.warning("stopping %s: %s", instance, exc)
+
+    async def _hook(self, pod: dict, container: dict, instance: ctr.InstanceId, handler: dict,
+                    failure_reason: str) -> str:
+        message = await hooks.run_hook(handler, pod=pod, container=container, instance_id=str(instance),
+                                       runtime=self.ctx.runc, target=self._probe_target())
+        if message:
+            self._event("Warning", failure_reason, message, _field_path(container))
+        return message
+
+    async def _post_start(self, pod: dict, container: dict, instance: ctr.InstanceId) -> None:
+        """postStart runs before the container counts as running; if it fails, the
+        container is killed (and restarted by its policy), as the kubelet does."""
+        handler = (container.get("lifecycle") or {}).get("postStart")
+        if not handler:
+            return
+        message = await self._hook(pod, container, instance, handler, "FailedPostStartHook")
+        if message:
+            self._event("Normal", "Killing", "FailedPostStartHook", _field_path(container))
+            await self._kill(pod, container, instance, _spec_grace(pod))
+            raise _PostStartFailed(message)
+
+    async def _rotate_logs(self, instances: dict[str, list[ctr.InstanceId]]) -> None:
+        if time.monotonic() < self.next_rotation:
+            return
+        self.next_rotation = time.monotonic() + ROTATE_SECONDS
+        for group in instances.values():
+            instance = group[-1]
+            path = self.dirs.log(instance)
+            try:
+                too_big = os.stat(path).st_size > self.ctx.log_max_size
+            except OSError:
+                continue
+            if too_big and self.ctx.runc.monitor_alive(str(instance)):
+                try:
+                    await asyncio.to_thread(logrotate.rotate, path, max_size=self.ctx.log_max_size,
+                                            max_files=self.ctx.log_max_files,
+                                            reopen=lambda i=str(instance): self.ctx.runc.reopen_log(i))
+                except OSError as exc:
+                    log.warning("rotating the log of %s: %s", instance, exc)
 
     async def _stop(self, id: str, grace: float) -> None:
         if self.ctx.runc.monitor_alive(id):
@@ -466,6 +589,22 @@ class _Lookup(dict):
     def get(self, name, default=None):
         found = self.store.get_by_name(self.namespace, name)
         return default if found is None else found
+
+
+class _PostStartFailed(Exception):
+    """The postStart hook failed; the container was killed."""
+
+
+def _container_named(spec: dict, name: str) -> dict | None:
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        if c["name"] == name:
+            return c
+    return None
+
+
+def _spec_grace(pod: dict | None) -> float:
+    grace = ((pod or {}).get("spec") or {}).get("terminationGracePeriodSeconds")
+    return float(30 if grace is None else grace)
 
 
 def _completed(state: ps.ContainerState) -> bool:

@@ -150,8 +150,8 @@ def pod_phase(spec: dict, init_states: dict[str, ContainerState],
     """Kubernetes' getPhase for the regular containers, after the init containers."""
     if init_failed(spec, init_states):
         return FAILED
-    if not init_done(spec, init_states):
-        return PENDING
+    if not init_done(spec, init_states) and not apps_began(states):
+        return PENDING  # (once the app containers ran, a restarting sidecar changes nothing)
     counts = _count(spec, states)
     policy = spec.get("restartPolicy", "Always")
     if counts["waiting"]:
@@ -165,6 +165,11 @@ def pod_phase(spec: dict, init_states: dict[str, ContainerState],
             return SUCCEEDED
         return FAILED if policy == "Never" else RUNNING_PHASE
     return PENDING
+
+
+def apps_began(states: dict[str, ContainerState]) -> bool:
+    """Some app container has run: initialization was over (it never goes back)."""
+    return any(s.state != WAITING or s.last_terminated is not None for s in states.values())
 
 
 def _count(spec: dict, states: dict[str, ContainerState]) -> dict[str, int]:
@@ -194,8 +199,13 @@ def _count(spec: dict, states: dict[str, ContainerState]) -> dict[str, int]:
 def conditions(spec: dict, init_states: dict[str, ContainerState], states: dict[str, ContainerState],
                *, sandbox_ready: bool, phase: str, now: str, previous: list[dict]) -> list[dict]:
     """The pod's conditions; lastTransitionTime moves only when a status flips."""
-    initialized = init_done(spec, init_states) or (phase in (SUCCEEDED, FAILED) and not init_failed(spec, init_states))
-    containers = spec.get("containers") or []
+    initialized = init_done(spec, init_states) or apps_began(states) or \
+        (phase in (SUCCEEDED, FAILED) and not init_failed(spec, init_states))
+    # sidecars count in the pod's readiness, as their own containers do
+    containers = [c for c in spec.get("initContainers") or [] if is_sidecar(c)] + (spec.get("containers") or [])
+    states = {**{n: s for n, s in init_states.items()
+                 if any(is_sidecar(c) and c["name"] == n for c in spec.get("initContainers") or [])},
+              **states}
     all_ready = bool(containers) and all(states.get(c["name"]) and states[c["name"]].ready
                                          for c in containers) and phase == RUNNING_PHASE
     not_ready = [c["name"] for c in containers if not (states.get(c["name"]) and states[c["name"]].ready)]

@@ -75,6 +75,28 @@ def _agent_flags(cmd) -> None:
     cmd.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod addresses")
     cmd.add_argument("--host-netns", default="", help="run pod networking in this network namespace")
     cmd.add_argument("--bridge", default="tinykube0", help="the pod bridge's name")
+    cmd.add_argument("--container-log-max-size", default="10Mi", type=_log_max_size,
+                     help="rotate a container's log when it grows past this (a quantity, e.g. 10Mi)")
+    cmd.add_argument("--container-log-max-files", default=5, type=_log_max_files,
+                     help="log files kept per container, the current one included (at least 2)")
+
+
+def _log_max_size(text: str) -> int:
+    from tinykube.api.validation.quantity import parse_quantity
+
+    try:
+        size = int(parse_quantity(text))
+    except Exception:
+        raise argparse.ArgumentTypeError(f"invalid quantity {text!r}") from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return size
+
+
+def _log_max_files(text: str) -> int:
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError("must be an integer of at least 2")
+    return int(text)
 
 
 def _agent_config(args, client, data_dir: str):
@@ -82,7 +104,8 @@ def _agent_config(args, client, data_dir: str):
 
     return AgentConfig(data_dir=data_dir, client=client, node_name=args.node_name,
                        node_ip=args.node_ip, pod_cidr=args.pod_cidr, host_netns=args.host_netns,
-                       bridge=args.bridge)
+                       bridge=args.bridge, container_log_max_size=args.container_log_max_size,
+                       container_log_max_files=args.container_log_max_files)
 
 
 def _install_uvloop() -> None:

@@ -33,6 +33,7 @@ class FakeRunc:
         self.calls: list[tuple] = []
         self.containers: dict[str, _Container] = {}
         self.fail_create: dict[str, str] = {}  # id -> StartError message
+        self.exec_results: dict = {}  # " ".join(command) -> ExecResult or exception
         self._next_pid = 1000
 
     async def create(self, id: str, bundle, *, log_path) -> int:
@@ -110,6 +111,19 @@ class FakeRunc:
     async def remove(self, id: str) -> None:
         self.calls.append(("remove", id))
         self.containers.pop(id, None)
+
+    async def exec_sync(self, id: str, command: list[str], *, timeout: float | None = None):
+        """Recorded; the result is exec_results[" ".join(command)] (an ExecResult, or an
+        exception to raise), exit code 0 by default."""
+        from .execsync import ExecResult
+
+        self.calls.append(("exec_sync", id, tuple(command), timeout))
+        if self._get(id).state is not State.RUNNING:
+            raise ContainerNotRunning("container not running")
+        result = self.exec_results.get(" ".join(command), ExecResult(0))
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def reopen_log(self, id: str) -> None:
         self.calls.append(("reopen_log", id))

@@ -224,6 +224,16 @@ class Runc:
             await self.wait(id, 10.0)
         shutil.rmtree(self.monitor_dir(id), ignore_errors=True)
 
+    async def exec_sync(self, id: str, command: list[str], *, timeout: float | None = None):
+        """`command` in the running container, without a TTY (execsync.py): an ExecResult;
+        ExecError when it could not be run at all."""
+        from . import execsync
+
+        bundle = (await self.state(id)).get("bundle", "")
+        process = execsync.exec_process(execsync.bundle_process(bundle), command)
+        return await execsync.exec_sync(self.binary, self.root, id, process=process, timeout=timeout,
+                                        scratch_dir=self.monitor_dir(id))
+
     def reopen_log(self, id: str) -> None:
         """After the agent rotated the log file (CRI ReopenContainerLog)."""
         pid = _read_int(self.monitor_dir(id) / "monitor.pid")
