@@ -15,6 +15,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from tinykube.agent import dnsconfig
 from tinykube.agent import node as nodes
 from tinykube.agent.containers import InstanceId
 from tinykube.agent.heartbeat import NodeHeartbeat
@@ -39,6 +40,8 @@ class AgentConfig:
     service_cidr: str = "10.43.0.0/16"
     host_netns: str = ""  # run CNI in this namespace instead of ours (tests' node namespaces)
     bridge: str = "tinykube0"
+    cluster_dns: str = "10.43.0.10"  # written into pods' resolv.conf ("" = none: Default policy)
+    cluster_domain: str = "cluster.local"
     lease_interval: float = 10.0
     container_log_max_size: int = 10 * 1024 * 1024  # containerLogMaxSize
     container_log_max_files: int = 5                 # containerLogMaxFiles
@@ -84,6 +87,8 @@ class Agent:
             images=images, image_manager=ImageManager(images), network=network,
             runtime_config=probe_runtime_config(), configmaps=configmaps.store, secrets=secrets.store,
             allocatable=node.get("status", {}).get("allocatable", {}), resolv_conf=_host_resolv_conf(),
+            dns=dnsconfig.ClusterDNS(tuple(filter(None, cfg.cluster_dns.split(","))), cfg.cluster_domain,
+                                     _host_resolv_conf()),
             log_max_size=cfg.container_log_max_size, log_max_files=cfg.container_log_max_files)
         pods.add_event_handler(on_add=self._on_pod, on_update=lambda _old, new: self._on_pod(new),
                                on_delete=self._on_pod_gone)
@@ -137,9 +142,5 @@ class Agent:
 
 
 def _host_resolv_conf() -> str:
-    """Until cluster DNS exists (a later issue), pods resolve names like the node does."""
-    try:
-        with open("/etc/resolv.conf") as f:
-            return f.read()
-    except OSError:
-        return ""
+    """The node's resolv.conf, for dnsPolicy Default and the cluster search path."""
+    return dnsconfig.node_resolv_conf()

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from tinykube.agent import containers as ctr
+from tinykube.agent import dnsconfig
 from tinykube.agent import hooks, logrotate
 from tinykube.agent import podstatus as ps
 from tinykube.agent import volumes as vol
@@ -60,6 +61,7 @@ class NodeContext:
     secrets: object
     allocatable: dict = field(default_factory=dict)
     resolv_conf: str = ""
+    dns: dnsconfig.ClusterDNS = field(default_factory=dnsconfig.ClusterDNS)
     log_max_size: int = logrotate.DEFAULT_MAX_SIZE   # containerLogMaxSize
     log_max_files: int = logrotate.DEFAULT_MAX_FILES  # containerLogMaxFiles
 
@@ -177,10 +179,11 @@ class PodWorker:
         if self.sandbox is None:
             self.sandbox = Sandbox.load(self.ctx.sandboxes_dir, self.uid)
         if self.sandbox is None:
-            config = SandboxConfig(id=self.uid, hostname=etcfiles.uts_hostname(pod),
+            config = SandboxConfig(id=self.uid, hostname=etcfiles.uts_hostname(pod, self.ctx.dns.domain),
                                    host_network=bool(spec.get("hostNetwork")),
                                    host_ipc=bool(spec.get("hostIPC")), hosts="",
-                                   resolv_conf=self.ctx.resolv_conf)
+                                   resolv_conf=dnsconfig.pod_resolv_conf(
+                                       pod, self.ctx.dns, lambda why, msg: self._event("Warning", why, msg)))
             self.sandbox = await Sandbox(self.ctx.sandboxes_dir, config).create()
         if spec.get("hostNetwork"):
             self.pod_ips = [self.ctx.host_ip]
@@ -188,7 +191,7 @@ class PodWorker:
             status = await self.ctx.network.setup_pod_network(self.sandbox.netns_path, pod,
                                                               sandbox_id=self.uid)
             self.pod_ips = list(status.ips)
-            hostname, domain = etcfiles.pod_hostname(pod)
+            hostname, domain = etcfiles.pod_hostname(pod, self.ctx.dns.domain)
             self.sandbox.write_hosts(etcfiles.hosts_file(
                 pod_ips=self.pod_ips, hostname=hostname, domain=domain,
                 host_aliases=spec.get("hostAliases") or ()))
