@@ -54,8 +54,14 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds of events the watch cache keeps for resuming watches")
         cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                          help="NORMAL is faster but may lose the last writes on power loss")
+        cmd.add_argument("--default-toleration-seconds", type=int, default=300,
+                         help="tolerationSeconds of the not-ready/unreachable tolerations added to pods")
+        cmd.add_argument("--node-monitor-grace-period", type=float, default=50.0,
+                         help="seconds without a Lease renewal before a node is NotReady (Unknown)")
         cmd.add_argument("--disable-controllers", default="",
                          help="comma-separated controllers not to run (e.g. replicaset,deployment)")
+        cmd.add_argument("--scheduler-config", default="",
+                         help="YAML choosing the scheduler's filter/score plugins (docs/scheduler.md)")
         if name == "up":
             _agent_flags(cmd)
     agent = sub.add_parser("agent", help="run a node agent (tinykube's kubelet)")
@@ -154,7 +160,8 @@ def _run(args) -> int:
     config = ServerConfig(data_dir=os.path.abspath(args.data_dir), host=args.host, port=args.port,
                           compaction_interval=args.compaction_interval,
                           watch_history_seconds=args.watch_history,
-                          sqlite_synchronous=args.sqlite_synchronous)
+                          sqlite_synchronous=args.sqlite_synchronous,
+                          default_toleration_seconds=args.default_toleration_seconds)
     server = ApiServer(config)
     _install_uvloop()
     try:
@@ -198,7 +205,9 @@ def _controller_manager(client, args, data_dir):
     from tinykube.controllers.manager import ControllerManager
 
     disabled = frozenset(n for n in (getattr(args, "disable_controllers", "") or "").split(",") if n)
-    return ControllerManager(client, options=ControllerOptions(), disabled=disabled).run()
+    options = ControllerOptions(node_monitor_grace_period=args.node_monitor_grace_period,
+                                default_toleration_seconds=args.default_toleration_seconds)
+    return ControllerManager(client, options=options, disabled=disabled).run()
 
 
 def _node_agent(client, args, data_dir):
@@ -208,9 +217,17 @@ def _node_agent(client, args, data_dir):
     return Agent(_agent_config(args, client, data_dir)).run()
 
 
+def _scheduler(client, args, data_dir):
+    from tinykube.scheduler import config
+    from tinykube.scheduler.scheduler import Scheduler
+
+    path = getattr(args, "scheduler_config", "")
+    return Scheduler(client, config=config.load(path) if path else None).run()
+
+
 def _control_plane(args) -> list[tuple[str, object]]:
     """What `server` and `up` run beside the API server."""
-    return [("controller-manager", _controller_manager)]
+    return [("controller-manager", _controller_manager), ("scheduler", _scheduler)]
 
 
 def _node_side(args) -> list[tuple[str, object]]:
