@@ -85,6 +85,22 @@ def _agent_flags(cmd) -> None:
                      help="rotate a container's log when it grows past this (a quantity, e.g. 10Mi)")
     cmd.add_argument("--container-log-max-files", default=5, type=_log_max_files,
                      help="log files kept per container, the current one included (at least 2)")
+    _dns_flags(cmd)
+
+
+def _dns_flags(cmd) -> None:
+    """The node's cluster DNS: written into pods' resolv.conf and served on the node."""
+    def add_once(flag: str, **kw) -> None:  # `up` may have it already from the control plane's flags
+        if flag not in cmd._option_string_actions:
+            cmd.add_argument(flag, **kw)
+
+    add_once("--cluster-dns", default="10.43.0.10", help="the cluster DNS address (in the service CIDR)")
+    add_once("--cluster-domain", default="cluster.local", help="the cluster's DNS domain")
+    cmd.add_argument("--dns-upstream", default="",
+                     help="comma-separated resolvers (IP[:PORT]) for names outside the cluster "
+                          "(default: the node's /etc/resolv.conf)")
+    cmd.add_argument("--dns-interface", default="tinykube-dns",
+                     help="the dummy interface holding the cluster DNS address on the node")
 
 
 def _log_max_size(text: str) -> int:
@@ -111,7 +127,8 @@ def _agent_config(args, client, data_dir: str):
     return AgentConfig(data_dir=data_dir, client=client, node_name=args.node_name,
                        node_ip=args.node_ip, pod_cidr=args.pod_cidr, host_netns=args.host_netns,
                        bridge=args.bridge, container_log_max_size=args.container_log_max_size,
-                       container_log_max_files=args.container_log_max_files)
+                       container_log_max_files=args.container_log_max_files,
+                       cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain)
 
 
 def _install_uvloop() -> None:
@@ -217,6 +234,15 @@ def _node_agent(client, args, data_dir):
     return Agent(_agent_config(args, client, data_dir)).run()
 
 
+def _node_dns(client, args, data_dir):
+    from tinykube.dns.server import DnsConfig, NodeDns
+
+    config = DnsConfig(cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain,
+                       netns_path=args.host_netns, interface=args.dns_interface,
+                       upstreams=tuple(u for u in args.dns_upstream.split(",") if u))
+    return NodeDns(client, config).run()
+
+
 def _scheduler(client, args, data_dir):
     from tinykube.scheduler import config
     from tinykube.scheduler.scheduler import Scheduler
@@ -232,7 +258,7 @@ def _control_plane(args) -> list[tuple[str, object]]:
 
 def _node_side(args) -> list[tuple[str, object]]:
     """What `up` and `agent` run on a node."""
-    return [("agent", _node_agent)]
+    return [("agent", _node_agent), ("dns", _node_dns)]
 
 
 async def _component(name: str, server, factory, args) -> None:
