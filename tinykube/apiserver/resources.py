@@ -20,7 +20,7 @@ from tinykube.api import conversion, defaults, errors, fieldcheck, validation
 from tinykube.api import selectors as sel
 from tinykube.api.patch import apply as ssa
 from tinykube.api.registry import REGISTRY, ResourceType
-from tinykube.apiserver import meta
+from tinykube.apiserver import admission, meta, propagation
 from tinykube.apiserver.watchcache import Entry, WatchCache, Watcher
 from tinykube.storage import interface as storage
 from tinykube.util import jsonutil
@@ -82,6 +82,7 @@ class Resources:
     def __init__(self, store: storage.Store, cache: WatchCache):
         self.store = store
         self.cache = cache
+        self.admission = admission.Admission(cache)
 
     # === reads ===========================================================================
 
@@ -229,15 +230,21 @@ class Resources:
             md.pop(drop, None)
         md["uid"] = meta.new_uid()
         md["creationTimestamp"] = meta.now_rfc3339()
+        self.admission.mutate_create(rt, obj)
         defaults.apply_defaults(rt, obj)
         defaults.prepare_for_create(rt, obj)
         self._validate(rt, obj, validation.validate_create(rt, obj))
         self._track_fields(rt, None, obj, ctx, "")
 
     async def _admit_create(self, rt: ResourceType, namespace: str, obj: dict) -> None:
-        """Admission: the namespace must exist and not be terminating (NamespaceLifecycle)."""
+        """Admission: the namespace must exist and not be terminating (NamespaceLifecycle),
+        then the plugins of admission.py."""
         if not rt.namespaced:
             return
+        await self._admit_namespace(rt, namespace, obj)
+        await self.admission.validate_create(rt, namespace, obj)
+
+    async def _admit_namespace(self, rt: ResourceType, namespace: str, obj: dict) -> None:
         ns = REGISTRY.by_plural("", "v1", "namespaces")
         await self.cache.wait_fresh()
         entry = self.cache.get(ns.key("", namespace))
@@ -609,16 +616,17 @@ def _pending_deletion(rt: ResourceType, obj: dict, options: DeleteOptions) -> di
     asked for by propagationPolicy) and for the graceful deletion of running pods.
     """
     md = dict(obj["metadata"])
-    # propagationPolicy Orphan/Foreground add the orphan/foregroundDeletion finalizers in
-    # Kubernetes, for the garbage collector to act on. tinykube has no garbage collector
-    # yet (a later issue) and so no controller creates dependents: the object goes now,
-    # as it would once the collector found nothing to do.
-    finalizers = list(md.get("finalizers") or [])
+    # propagationPolicy Orphan/Foreground add the orphan/foregroundDeletion finalizers
+    # the garbage collector acts on; Background removes them (propagation.py).
+    finalizers = propagation.finalizers_for_delete(md.get("finalizers"), options.propagation_policy,
+                                                   options.orphan_dependents)
     grace = _grace_period(rt, obj, options)
     if not finalizers and grace == 0 and not (rt.kind == "Namespace"):
         return None
     if finalizers:
         md["finalizers"] = finalizers
+    else:
+        md.pop("finalizers", None)
     if not md.get("deletionTimestamp"):
         md["deletionTimestamp"] = meta.rfc3339_after(grace)
         md["deletionGracePeriodSeconds"] = grace

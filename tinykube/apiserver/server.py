@@ -32,6 +32,7 @@ class ServerConfig:
     compaction_interval: float = 300.0  # kube-apiserver's default (5 minutes)
     watch_history_seconds: float = DEFAULT_HISTORY_SECONDS
     sqlite_synchronous: str = "FULL"
+    default_toleration_seconds: int = 300  # DefaultTolerationSeconds admission (not-ready/unreachable)
 
 
 class ApiServer:
@@ -48,13 +49,13 @@ class ApiServer:
         await store.start()
         cache = WatchCache(store, history_seconds=self.config.watch_history_seconds)
         resources = Resources(store, cache)
+        resources.admission.default_toleration_seconds = self.config.default_toleration_seconds
         tasks = [asyncio.create_task(cache.run(), name="watch-cache")]
         runner = None
         try:
             runner = await self._serve(resources, cache)
             await cache.ready.wait()
             await lifecycle.bootstrap(resources)
-            tasks.append(asyncio.create_task(lifecycle.NamespaceFinalizer(resources).run()))
             tasks.append(asyncio.create_task(
                 lifecycle.Compactor(resources, self.config.compaction_interval).run()))
             self.ready.set()

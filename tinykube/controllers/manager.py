@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 # name -> "module:Class"; each controller adds itself here
 CONTROLLERS: dict[str, str] = {
+    "namespace": "tinykube.controllers.namespace:NamespaceController",
+    "serviceaccount": "tinykube.controllers.serviceaccount:ServiceAccountController",
     "job": "tinykube.controllers.job.controller:JobController",
     "ttl-after-finished": "tinykube.controllers.job.ttl:TTLAfterFinishedController",
 }
