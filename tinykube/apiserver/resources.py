@@ -82,6 +82,7 @@ class Resources:
     def __init__(self, store: storage.Store, cache: WatchCache):
         self.store = store
         self.cache = cache
+        self.services = None  # allocators.ServiceAllocators: ClusterIPs and NodePorts, set by the server
         self.admission = admission.Admission(cache)
 
     # === reads ===========================================================================
@@ -211,10 +212,15 @@ class Resources:
     async def _store_new(self, rt: ResourceType, namespace: str, obj: dict) -> dict:
         """Write a new object (in its stored shape); its resourceVersion is the revision."""
         key = rt.key(namespace, obj["metadata"]["name"])
+        allocation = self._allocate(rt, None, obj)
         try:
             rev = await self.store.create(key, meta.strip_for_storage(to_internal(rt, obj)))
         except storage.KeyExists:
+            allocation.revert()
             raise errors.already_exists(rt.plural, obj["metadata"]["name"], rt.group) from None
+        except BaseException:
+            allocation.revert()
+            raise
         obj["metadata"]["resourceVersion"] = str(rev)
         return obj
 
@@ -374,6 +380,8 @@ class Resources:
                 raise errors.not_found(rt.plural, name, rt.group)
             old = to_external(rt, jsonutil.deep_copy(current.obj))
             new = mutate(jsonutil.deep_copy(old))
+            if self.services is not None and rt.kind == "Service" and not subresource:
+                self.services.prepare_update(old, new)
             if patch_pins:
                 pinned = meta.parse_resource_version(new["metadata"].get("resourceVersion"))
             if pinned is not None and pinned != current.rev:
@@ -383,9 +391,15 @@ class Resources:
                 return old, False
             if ctx.dry_run:
                 return result, False
+            allocation = self._allocate(rt, old, result, subresource)
             try:
-                return await self._commit_update(rt, key, current, result), False
-            except storage.Conflict:
+                committed = await self._commit_update(rt, key, current, result)
+                allocation.commit()
+                return committed, False
+            except BaseException as e:
+                allocation.revert()
+                if not isinstance(e, storage.Conflict):
+                    raise
                 if pinned is not None:
                     raise errors.conflict(rt.plural, name, errors.STALE_OBJECT, rt.group) from None
         raise errors.conflict(rt.plural, name, "too many concurrent updates, try again", rt.group)
@@ -417,11 +431,26 @@ class Resources:
         if md.get("deletionTimestamp") and not md.get("finalizers") and _finished(rt, new):
             # the last finalizer is gone: the object is deleted now
             rev = await self.store.delete(key, expected_revision=current.rev)
+            self._released(rt, new)
         else:
             rev = await self.store.update(key, meta.strip_for_storage(to_internal(rt, new)),
                                           expected_revision=current.rev)
         md["resourceVersion"] = str(rev)
         return new
+
+    # === Service allocation (allocators.py) ==============================================
+
+    def _allocate(self, rt: ResourceType, old: dict | None, new: dict, subresource: str = ""):
+        """Reserve the ClusterIP/NodePorts a Service write needs (a no-op for other kinds)."""
+        if self.services is None or rt.kind != "Service" or rt.group or subresource:
+            return _NO_ALLOCATION
+        if not self.services.loaded:
+            self.services.load(e.obj for e in self.cache.list(rt.storage_prefix, rt.prefix("")))
+        return self.services.allocate_create(new) if old is None else self.services.allocate_update(old, new)
+
+    def _released(self, rt: ResourceType, obj: dict) -> None:
+        if self.services is not None and rt.kind == "Service" and not rt.group and self.services.loaded:
+            self.services.release(obj)
 
     # === subresources: scale, binding ====================================================
 
@@ -494,6 +523,7 @@ class Resources:
         if pending is None:  # delete now
             if not ctx.dry_run:
                 await self.store.delete(key, expected_revision=current.rev)
+                self._released(rt, obj)
             return _success_status(rt, obj), True
         if pending == md and md.get("deletionTimestamp"):
             return obj, False  # already being deleted, nothing new to record
@@ -527,6 +557,17 @@ class Resources:
 
 
 # === helpers ==============================================================================
+
+
+class _NoAllocation:
+    def commit(self) -> None:
+        pass
+
+    def revert(self) -> None:
+        pass
+
+
+_NO_ALLOCATION = _NoAllocation()
 
 
 def _entry(kv: storage.KeyValue) -> Entry:

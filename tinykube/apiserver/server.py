@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from tinykube.apiserver import auth, lifecycle, pki
+from tinykube.apiserver import allocators, auth, lifecycle, pki, services
 from tinykube.apiserver.handlers import ApiHandler
 from tinykube.apiserver.resources import Resources
 from tinykube.apiserver.watchcache import DEFAULT_HISTORY_SECONDS, WatchCache
@@ -32,6 +32,9 @@ class ServerConfig:
     compaction_interval: float = 300.0  # kube-apiserver's default (5 minutes)
     watch_history_seconds: float = DEFAULT_HISTORY_SECONDS
     sqlite_synchronous: str = "FULL"
+    service_cidr: str = "10.43.0.0/16"  # ClusterIPs (allocators.py)
+    node_port_range: str = "30000-32767"
+    cluster_dns: str = "10.43.0.10"  # kube-dns's ClusterIP
     default_toleration_seconds: int = 300  # DefaultTolerationSeconds admission (not-ready/unreachable)
 
 
@@ -49,6 +52,7 @@ class ApiServer:
         await store.start()
         cache = WatchCache(store, history_seconds=self.config.watch_history_seconds)
         resources = Resources(store, cache)
+        resources.services = allocators.ServiceAllocators(self.config.service_cidr, self.config.node_port_range)
         resources.admission.default_toleration_seconds = self.config.default_toleration_seconds
         tasks = [asyncio.create_task(cache.run(), name="watch-cache")]
         runner = None
@@ -56,6 +60,7 @@ class ApiServer:
             runner = await self._serve(resources, cache)
             await cache.ready.wait()
             await lifecycle.bootstrap(resources)
+            await self._bootstrap_services(resources, tasks)
             tasks.append(asyncio.create_task(
                 lifecycle.Compactor(resources, self.config.compaction_interval).run()))
             self.ready.set()
@@ -67,6 +72,14 @@ class ApiServer:
             if runner is not None:
                 await runner.cleanup()
             await store.close()
+
+    async def _bootstrap_services(self, resources: Resources, tasks: list) -> None:
+        """The `kubernetes` and `kube-dns` Services, and the former's endpoints (services.py)."""
+        address = services.advertise_address(self.config.host)
+        await services.ensure_services(resources, kubernetes_ip=allocators.first_ip(self.config.service_cidr),
+                                       dns_ip=self.config.cluster_dns, port=self.config.port)
+        tasks.append(asyncio.create_task(
+            services.EndpointReconciler(resources, address=address, port=self.config.port).run()))
 
     async def _serve(self, resources: Resources, cache: WatchCache) -> web.AppRunner:
         data_dir = self.config.data_dir
