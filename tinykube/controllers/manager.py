@@ -27,6 +27,7 @@ CONTROLLERS: dict[str, str] = {
     "serviceaccount": "tinykube.controllers.serviceaccount:ServiceAccountController",
     "job": "tinykube.controllers.job.controller:JobController",
     "ttl-after-finished": "tinykube.controllers.job.ttl:TTLAfterFinishedController",
+    "statefulset": "tinykube.controllers.statefulset:StatefulSetController",
 }
 
 

@@ -81,6 +81,13 @@ class JobController(Controller):
     # --- sync ----------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
+        try:
+            await self._sync(key)
+        except errors.Conflict:
+            # our cache is behind: the newer Job's watch event queues the key again
+            log.debug("job %s: conflict, waiting for the newer version", key)
+
+    async def _sync(self, key: str) -> None:
         namespace, name = split_key(key)
         job = self.jobs.store.get(key)
         if job is None:
