@@ -81,6 +81,15 @@ def _agent_flags(cmd) -> None:
     cmd.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod addresses")
     cmd.add_argument("--host-netns", default="", help="run pod networking in this network namespace")
     cmd.add_argument("--bridge", default="tinykube0", help="the pod bridge's name")
+    cmd.add_argument("--simulate", type=int, default=0, metavar="N",
+                     help="also register N simulated nodes that run pods on paper (as kwok)")
+    cmd.add_argument("--simulate-only", action="store_true",
+                     help="run only the simulated nodes, not the real node agent (no root needed)")
+    cmd.add_argument("--simulate-cpu", type=int, default=32, help="cpus of each simulated node")
+    cmd.add_argument("--simulate-memory", default="256Gi", help="memory of each simulated node")
+    cmd.add_argument("--simulate-pods", type=int, default=110, help="max pods of each simulated node")
+    cmd.add_argument("--simulate-lease-interval", type=float, default=10.0,
+                     help="seconds between Lease renewals of each simulated node")
     cmd.add_argument("--container-log-max-size", default="10Mi", type=_log_max_size,
                      help="rotate a container's log when it grows past this (a quantity, e.g. 10Mi)")
     cmd.add_argument("--container-log-max-files", default=5, type=_log_max_files,
@@ -256,9 +265,21 @@ def _control_plane(args) -> list[tuple[str, object]]:
     return [("controller-manager", _controller_manager), ("scheduler", _scheduler)]
 
 
+def _simulated_nodes(client, args, data_dir):
+    from tinykube.agent.simulated import SimulatedConfig, SimulatedNodes
+
+    config = SimulatedConfig(count=args.simulate, prefix=args.node_name, cpu=args.simulate_cpu,
+                             memory=args.simulate_memory, max_pods=args.simulate_pods,
+                             lease_interval=args.simulate_lease_interval)
+    return SimulatedNodes(client, config).run()
+
+
 def _node_side(args) -> list[tuple[str, object]]:
     """What `up` and `agent` run on a node."""
-    return [("agent", _node_agent), ("dns", _node_dns)]
+    simulated = [("simulated-nodes", _simulated_nodes)] if getattr(args, "simulate", 0) > 0 else []
+    if getattr(args, "simulate_only", False):
+        return simulated
+    return [("agent", _node_agent), ("dns", _node_dns)] + simulated
 
 
 async def _component(name: str, server, factory, args) -> None:
