@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CONTROLLERS: dict[str, str] = {
     "namespace": "tinykube.controllers.namespace:NamespaceController",
     "serviceaccount": "tinykube.controllers.serviceaccount:ServiceAccountController",
+    "garbagecollector": "tinykube.controllers.garbagecollector:GarbageCollector",
     "job": "tinykube.controllers.job.controller:JobController",
     "ttl-after-finished": "tinykube.controllers.job.ttl:TTLAfterFinishedController",
     "statefulset": "tinykube.controllers.statefulset:StatefulSetController",
