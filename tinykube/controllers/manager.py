@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 # name -> "module:Class"; each controller adds itself here
 CONTROLLERS: dict[str, str] = {
+    "endpointslice": "tinykube.controllers.endpointslice:EndpointSliceController",
+    "endpoints": "tinykube.controllers.endpoints:EndpointsController",
+    "servicelb": "tinykube.controllers.servicelb:ServiceLBController",
     "namespace": "tinykube.controllers.namespace:NamespaceController",
     "serviceaccount": "tinykube.controllers.serviceaccount:ServiceAccountController",
     "garbagecollector": "tinykube.controllers.garbagecollector:GarbageCollector",
