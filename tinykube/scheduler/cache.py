@@ -165,6 +165,16 @@ class Cache:
     node_list: list[NodeInfo] = field(default_factory=list)  # nodes with a Node object, stable order
     pods: dict[str, tuple[PodInfo, str]] = field(default_factory=dict)  # key -> (info, node)
     assumed: set[str] = field(default_factory=set)
+    # how many nodes have taints / are cordoned / list images / have PreferNoSchedule
+    # taints: a plugin with nothing to look at in the whole cluster skips itself
+    counts: dict[str, int] = field(default_factory=lambda: {"taints": 0, "unschedulable": 0, "images": 0,
+                                                            "prefer_no_schedule": 0})
+
+    def _count(self, info: NodeInfo, sign: int) -> None:
+        for name, present in (("taints", info.taints), ("unschedulable", info.unschedulable),
+                              ("images", info.images), ("prefer_no_schedule", info.prefer_no_schedule)):
+            if present:
+                self.counts[name] += sign
 
     # --- nodes ---------------------------------------------------------------------------
 
@@ -175,13 +185,17 @@ class Cache:
             info = self.nodes[name] = NodeInfo(name)
         if info.node is None:
             self.node_list.append(info)
+        else:
+            self._count(info, -1)
         info.set_node(node)
+        self._count(info, 1)
 
     def remove_node(self, name: str) -> None:
         info = self.nodes.get(name)
         if info is None or info.node is None:
             return
         self.node_list.remove(info)
+        self._count(info, -1)
         info.node = None
         if not info.pods:  # kept while pods still count against it (they go away by themselves)
             del self.nodes[name]

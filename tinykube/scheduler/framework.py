@@ -162,14 +162,12 @@ class Framework:
         feasible: list[NodeInfo] = []
         failures = diagnosis.node_failures
         checked = 0
-        for i in range(total):
-            node = nodes[(start + i) % total]
+        only = [check for _, check in checks]
+        for node in nodes[start:] + nodes[:start] if start else nodes:
             checked += 1
-            for plugin, check in checks:
-                reasons = check(node)
-                if reasons:
-                    reasons = _as_tuple(reasons)
-                    failures[node.name] = NodeFailure(reasons, plugin.name, plugin.unresolvable(reasons[0]))
+            for check in only:
+                if check(node):
+                    self._record_failure(node, checks, failures)
                     break
             else:
                 feasible.append(node)
@@ -177,6 +175,16 @@ class Framework:
                     break
         self.next_start = (start + checked) % total
         return feasible
+
+    @staticmethod
+    def _record_failure(node: NodeInfo, checks, failures: dict) -> None:
+        """The first failing plugin's reasons (the hot loop above only asks whether it fits)."""
+        for plugin, check in checks:
+            reasons = check(node)
+            if reasons:
+                reasons = _as_tuple(reasons)
+                failures[node.name] = NodeFailure(reasons, plugin.name, plugin.unresolvable(reasons[0]))
+                return
 
     def _select(self, state: CycleState, feasible: list[NodeInfo]) -> NodeInfo:
         if len(feasible) == 1 or not self.scores:

@@ -14,7 +14,8 @@ class NodeUnschedulable:
     REASON = "node(s) were unschedulable"
 
     def pre_filter(self, state: CycleState):
-        if any(tolerates(t, UNSCHEDULABLE_TAINT) for t in state.pod.tolerations):
+        if not state.cache.counts["unschedulable"] or any(
+                tolerates(t, UNSCHEDULABLE_TAINT) for t in state.pod.tolerations):
             return None
         reason = self.REASON
         return lambda node: reason if node.unschedulable else None

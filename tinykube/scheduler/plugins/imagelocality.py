@@ -28,7 +28,7 @@ class ImageLocality:
 
     def score(self, state: CycleState, nodes) -> list[int] | None:
         images = [normalized(i) for i in state.pod.images if i]
-        if not images or not any(n.images for n in nodes):
+        if not images or not state.cache.counts["images"]:
             return None
         all_nodes = state.cache.node_list
         spread = {i: sum(1 for n in all_nodes if i in n.images) for i in images}

@@ -61,8 +61,14 @@ class NodeResourcesFit:
     def score(self, state: CycleState, nodes) -> list[int]:
         """LeastAllocated over cpu and memory (weight 1 each), with non-zero requests."""
         cpu, mem = state.pod.non_zero.get(res.CPU, 0), state.pod.non_zero.get(res.MEMORY, 0)
-        return [(least_allocated(n.nz_cpu + cpu, n.alloc_cpu) + least_allocated(n.nz_mem + mem, n.alloc_mem)) // 2
-                for n in nodes]
+        scores = []
+        for n in nodes:
+            ac, am = n.alloc_cpu, n.alloc_mem
+            rc, rm = n.nz_cpu + cpu, n.nz_mem + mem
+            sc = (ac - rc) * 100 // ac if ac and rc <= ac else 0
+            sm = (am - rm) * 100 // am if am and rm <= am else 0
+            scores.append((sc + sm) // 2)
+        return scores
 
 
 class BalancedAllocation:
@@ -74,7 +80,9 @@ class BalancedAllocation:
         cpu, mem = state.pod.non_zero.get(res.CPU, 0), state.pod.non_zero.get(res.MEMORY, 0)
         scores = []
         for n in nodes:
-            fc = min((n.nz_cpu + cpu) / n.alloc_cpu, 1.0) if n.alloc_cpu else 1.0
-            fm = min((n.nz_mem + mem) / n.alloc_mem, 1.0) if n.alloc_mem else 1.0
+            ac, am = n.alloc_cpu, n.alloc_mem
+            fc = (n.nz_cpu + cpu) / ac if ac else 1.0
+            fm = (n.nz_mem + mem) / am if am else 1.0
+            fc, fm = (fc if fc < 1.0 else 1.0), (fm if fm < 1.0 else 1.0)
             scores.append(int((1 - abs(fc - fm) / 2) * 100))
         return scores

@@ -32,6 +32,8 @@ class TaintToleration:
     name = "TaintToleration"
 
     def pre_filter(self, state: CycleState):
+        if not state.cache.counts["taints"]:
+            return None
         tolerations = state.pod.tolerations
 
         def check(node):
@@ -47,7 +49,7 @@ class TaintToleration:
         return True
 
     def score(self, state: CycleState, nodes) -> list[int] | None:
-        if not any(node.prefer_no_schedule for node in nodes):
+        if not state.cache.counts["prefer_no_schedule"]:
             return None
         tolerations = [t for t in state.pod.tolerations if (t.get("effect") or "PreferNoSchedule") == "PreferNoSchedule"]
         counts = [sum(1 for taint in node.prefer_no_schedule if not any(tolerates(t, taint) for t in tolerations))
