@@ -32,6 +32,7 @@ CONTROLLERS: dict[str, str] = {
     "job": "tinykube.controllers.job.controller:JobController",
     "ttl-after-finished": "tinykube.controllers.job.ttl:TTLAfterFinishedController",
     "statefulset": "tinykube.controllers.statefulset:StatefulSetController",
+    "daemonset": "tinykube.controllers.daemonset:DaemonSetController",
     "replicaset": "tinykube.controllers.replicaset:ReplicaSetController",
 }
 
