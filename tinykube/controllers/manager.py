@@ -29,6 +29,8 @@ CONTROLLERS: dict[str, str] = {
     "namespace": "tinykube.controllers.namespace:NamespaceController",
     "serviceaccount": "tinykube.controllers.serviceaccount:ServiceAccountController",
     "garbagecollector": "tinykube.controllers.garbagecollector:GarbageCollector",
+    "nodelifecycle": "tinykube.controllers.nodelifecycle:NodeLifecycleController",
+    "podgc": "tinykube.controllers.podgc:PodGC",
     "job": "tinykube.controllers.job.controller:JobController",
     "ttl-after-finished": "tinykube.controllers.job.ttl:TTLAfterFinishedController",
     "statefulset": "tinykube.controllers.statefulset:StatefulSetController",
