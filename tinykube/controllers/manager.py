@@ -35,6 +35,7 @@ CONTROLLERS: dict[str, str] = {
     "ttl-after-finished": "tinykube.controllers.job.ttl:TTLAfterFinishedController",
     "statefulset": "tinykube.controllers.statefulset:StatefulSetController",
     "daemonset": "tinykube.controllers.daemonset:DaemonSetController",
+    "cronjob": "tinykube.controllers.cronjob:CronJobController",
     "replicaset": "tinykube.controllers.replicaset:ReplicaSetController",
 }
 
