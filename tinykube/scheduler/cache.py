@@ -165,10 +165,11 @@ class Cache:
     node_list: list[NodeInfo] = field(default_factory=list)  # nodes with a Node object, stable order
     pods: dict[str, tuple[PodInfo, str]] = field(default_factory=dict)  # key -> (info, node)
     assumed: set[str] = field(default_factory=set)
+    by_controller: dict[str, dict[str, int]] = field(default_factory=dict)  # controller uid -> node -> pods
     # how many nodes have taints / are cordoned / list images / have PreferNoSchedule
     # taints: a plugin with nothing to look at in the whole cluster skips itself
     counts: dict[str, int] = field(default_factory=lambda: {"taints": 0, "unschedulable": 0, "images": 0,
-                                                            "prefer_no_schedule": 0})
+                                                            "prefer_no_schedule": 0, "affinity_pods": 0})
 
     def _count(self, info: NodeInfo, sign: int) -> None:
         for name, present in (("taints", info.taints), ("unschedulable", info.unschedulable),
@@ -208,12 +209,26 @@ class Cache:
             node = self.nodes[node_name] = NodeInfo(node_name)
         node.add_pod(info)
         self.pods[info.key] = (info, node_name)
+        if info.affinity.get("podAntiAffinity"):
+            self.counts["affinity_pods"] += 1
+        if info.controller_uid:
+            per_node = self.by_controller.setdefault(info.controller_uid, {})
+            per_node[node_name] = per_node.get(node_name, 0) + 1
 
     def _unplace(self, key: str) -> None:
         entry = self.pods.pop(key, None)
         if entry is None:
             return
         info, node_name = entry
+        if info.affinity.get("podAntiAffinity"):
+            self.counts["affinity_pods"] -= 1
+        per_node = self.by_controller.get(info.controller_uid)
+        if per_node is not None and node_name in per_node:
+            per_node[node_name] -= 1
+            if not per_node[node_name]:
+                del per_node[node_name]
+                if not per_node:
+                    del self.by_controller[info.controller_uid]
         node = self.nodes.get(node_name)
         if node is not None:
             node.add_pod(info, -1)
