@@ -29,6 +29,7 @@ bench:
 	@scripts/install-deps.sh --bench
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/pod_startup.py
+	$(VENV)/bin/python bench/scheduler.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
