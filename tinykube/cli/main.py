@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
                          help="comma-separated controllers not to run (e.g. replicaset,deployment)")
         cmd.add_argument("--scheduler-config", default="",
                          help="YAML choosing the scheduler's filter/score plugins (docs/scheduler.md)")
+        _service_flags(cmd)
         if name == "up":
             _agent_flags(cmd)
     agent = sub.add_parser("agent", help="run a node agent (tinykube's kubelet)")
@@ -95,6 +96,24 @@ def _agent_flags(cmd) -> None:
     cmd.add_argument("--container-log-max-files", default=5, type=_log_max_files,
                      help="log files kept per container, the current one included (at least 2)")
     _dns_flags(cmd)
+    _proxy_flags(cmd)
+
+
+def _service_flags(cmd) -> None:
+    """The API server's Service networking (apiserver/allocators.py, apiserver/services.py)."""
+    cmd.add_argument("--service-cidr", default="10.43.0.0/16", help="the range ClusterIPs are allocated from")
+    cmd.add_argument("--service-node-port-range", default="30000-32767", help="the range of NodePorts")
+    cmd.add_argument("--cluster-dns", default="10.43.0.10", help="the kube-dns Service's ClusterIP")
+    cmd.add_argument("--cluster-cidr", default="10.42.0.0/16", help="every node's pod CIDR lies in it")
+
+
+def _proxy_flags(cmd) -> None:
+    """The node's service proxy (proxy/)."""
+    for flag, default, text in (("--service-cidr", "10.43.0.0/16", "the ClusterIP range"),
+                                ("--cluster-cidr", "10.42.0.0/16", "every node's pod CIDR lies in it")):
+        if flag not in cmd._option_string_actions:  # `up` has them from the control plane's flags
+            cmd.add_argument(flag, default=default, help=text)
+    cmd.add_argument("--proxy-table", default="tinykube", help="the service proxy's nftables table (ip family)")
 
 
 def _dns_flags(cmd) -> None:
@@ -187,6 +206,8 @@ def _run(args) -> int:
                           compaction_interval=args.compaction_interval,
                           watch_history_seconds=args.watch_history,
                           sqlite_synchronous=args.sqlite_synchronous,
+                          service_cidr=args.service_cidr, node_port_range=args.service_node_port_range,
+                          cluster_dns=args.cluster_dns,
                           default_toleration_seconds=args.default_toleration_seconds)
     server = ApiServer(config)
     _install_uvloop()
@@ -274,12 +295,21 @@ def _simulated_nodes(client, args, data_dir):
     return SimulatedNodes(client, config).run()
 
 
+def _node_proxy(client, args, data_dir):
+    import socket
+
+    from tinykube.proxy.proxier import Proxier
+
+    return Proxier(client, node_name=args.node_name or socket.gethostname().lower(), table=args.proxy_table,
+                   netns=args.host_netns, cluster_cidr=args.cluster_cidr, service_cidr=args.service_cidr).run()
+
+
 def _node_side(args) -> list[tuple[str, object]]:
     """What `up` and `agent` run on a node."""
     simulated = [("simulated-nodes", _simulated_nodes)] if getattr(args, "simulate", 0) > 0 else []
     if getattr(args, "simulate_only", False):
         return simulated
-    return [("agent", _node_agent), ("dns", _node_dns)] + simulated
+    return [("agent", _node_agent), ("dns", _node_dns), ("proxy", _node_proxy)] + simulated
 
 
 async def _component(name: str, server, factory, args) -> None:

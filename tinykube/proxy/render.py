@@ -1,0 +1,335 @@
+"""The pure core of the service proxy: Services + EndpointSlices -> one nftables table.
+
+The structure is kube-proxy's nftables mode (pkg/proxy/nftables/proxier.go), so the cost
+per packet does not grow with the number of Services:
+
+- verdict maps `service-ips` (ClusterIP, externalIPs and LoadBalancer ingress IPs .
+  protocol . port -> the Service port's chain) and `service-nodeports` (protocol . port ->
+  its external chain), looked up from `services`, which the nat prerouting (pods on the
+  bridge, the LAN) and output (the node itself) hooks jump to. NodePorts answer on every
+  local address of the node (fib daddr type local), 127.0.0.1 included (that needs
+  net.ipv4.conf.all.route_localnet=1, which the shell sets as kube-proxy does).
+- one chain per Service port (`svc-...`) that marks traffic from outside the cluster CIDR
+  for masquerade and picks an endpoint with `numgen random mod N` (or, with
+  sessionAffinity ClientIP, first the endpoint the client's address is remembered in:
+  one `affinity-...` set per endpoint, with the Service's timeout); one external chain per
+  NodePort/LoadBalancer Service port (`ext-...`): masquerade for externalTrafficPolicy
+  Cluster; for Local only the node's own endpoints, the client address kept, except for
+  traffic from pods or the node itself, which goes to the cluster chain; one chain per
+  endpoint (`sep-...`) that marks hairpin traffic (a pod reaching itself) and DNATs.
+- `no-endpoint-services` / `no-endpoint-nodeports`: Service ports with no usable endpoint
+  are rejected (TCP reset, ICMP port unreachable otherwise) from the filter hooks, so a
+  client fails at once instead of timing out.
+- `masquerading` in nat postrouting masquerades what was marked (mark 0x4000).
+
+Endpoints used: the ready ones; when none is ready, the serving and terminating ones
+(upstream's fallback, so draining pods finish their work). internalTrafficPolicy Local
+keeps only this node's endpoints for the ClusterIP. Services annotated
+`tinykube.io/node-local-dns: "true"` get no rule at all: the node's DNS server answers on
+their address itself. Headless and ExternalName Services have nothing to proxy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+
+NODE_LOCAL_DNS = "tinykube.io/node-local-dns"
+SERVICE_NAME = "kubernetes.io/service-name"
+MASQ_MARK = "0x4000"
+MAPS = ("service-ips", "service-nodeports", "no-endpoint-services", "no-endpoint-nodeports")
+PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    ip: str
+    port: int
+    node_name: str
+    ready: bool
+    serving: bool
+    terminating: bool
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """One port of one Service, with what the rules need."""
+
+    namespace: str
+    name: str
+    port_name: str
+    protocol: str  # nft's: tcp, udp, sctp
+    port: int
+    node_port: int
+    cluster_ip: str
+    external_ips: tuple[str, ...]
+    external_local: bool  # externalTrafficPolicy: Local
+    internal_local: bool  # internalTrafficPolicy: Local
+    affinity_seconds: int  # 0: no sessionAffinity
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}/{self.protocol}/{self.port_name}"
+
+    def chain(self, prefix: str) -> str:
+        return f"{prefix}-{_hash(self.id)}-{self.id}"
+
+
+# --- inputs: Services and EndpointSlices to ServicePorts and Endpoints ---------------------------
+
+
+def service_ports(service: dict) -> list[ServicePort]:
+    spec, md = service.get("spec") or {}, service["metadata"]
+    if (md.get("annotations") or {}).get(NODE_LOCAL_DNS) == "true":
+        return []
+    cluster_ip = spec.get("clusterIP") or ""
+    if spec.get("type") == "ExternalName" or cluster_ip in ("", "None") or ":" in cluster_ip:
+        return []
+    ingress = [i.get("ip") for i in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+               if i.get("ip") and ":" not in i["ip"]] if spec.get("type") == "LoadBalancer" else []
+    external = tuple(dict.fromkeys([*(spec.get("externalIPs") or []), *ingress]))
+    affinity = 0
+    if spec.get("sessionAffinity") == "ClientIP":
+        affinity = int(((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get("timeoutSeconds") or 10800)
+    return [ServicePort(md.get("namespace", ""), md["name"], p.get("name", ""), PROTOCOLS.get(p.get("protocol", "TCP"), "tcp"),
+                        int(p["port"]), int(p.get("nodePort") or 0), cluster_ip, external,
+                        spec.get("externalTrafficPolicy") == "Local", spec.get("internalTrafficPolicy") == "Local",
+                        affinity)
+            for p in spec.get("ports") or [] if p.get("port")]
+
+
+def endpoints_by_port(slices: list[dict]) -> dict[tuple[str, str, str, str], list[Endpoint]]:
+    """(namespace, service, port name, protocol) -> endpoints, deduplicated by address."""
+    result: dict[tuple[str, str, str, str], dict[str, Endpoint]] = {}
+    for slice_ in slices:
+        service = (slice_["metadata"].get("labels") or {}).get(SERVICE_NAME)
+        if not service or slice_.get("addressType", "IPv4") != "IPv4":
+            continue
+        namespace = slice_["metadata"].get("namespace", "")
+        for port in slice_.get("ports") or []:
+            if not port.get("port"):
+                continue
+            key = (namespace, service, port.get("name") or "", PROTOCOLS.get(port.get("protocol", "TCP"), "tcp"))
+            bucket = result.setdefault(key, {})
+            for ep in slice_.get("endpoints") or []:
+                conditions = ep.get("conditions") or {}
+                ready = conditions.get("ready") is not False  # nil means ready
+                serving = conditions.get("serving", ready) is not False
+                for ip in (ep.get("addresses") or [])[:1]:
+                    bucket.setdefault(ip, Endpoint(ip, int(port["port"]), ep.get("nodeName") or "", ready, serving,
+                                                   bool(conditions.get("terminating"))))
+    return {key: sorted(eps.values(), key=lambda e: (e.ip, e.port)) for key, eps in result.items()}
+
+
+def usable(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """The ready endpoints, or (none ready) the serving terminating ones."""
+    ready = [e for e in endpoints if e.ready]
+    return ready or [e for e in endpoints if e.serving and e.terminating]
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def render(services: list[dict], endpoint_slices: list[dict], node: dict | str, *, table: str = "tinykube",
+           cluster_cidr: str = "10.42.0.0/16") -> str:
+    """The whole table, as `nft -f` text (a definition: the shell adds the flush and the
+    deletion of chains and sets that are gone)."""
+    node_name = node if isinstance(node, str) else node["metadata"]["name"]
+    by_port = endpoints_by_port(endpoint_slices)
+    out = _Table()
+    for svc in sorted(services, key=lambda s: (s["metadata"].get("namespace", ""), s["metadata"]["name"])):
+        for sp in service_ports(svc):
+            eps = usable(by_port.get((sp.namespace, sp.name, sp.port_name, sp.protocol), []))
+            _service_port(out, sp, eps, node_name, cluster_cidr)
+    return out.text(table)
+
+
+def _service_port(out: "_Table", sp: ServicePort, eps: list[Endpoint], node_name: str, cluster_cidr: str) -> None:
+    cluster_eps = [e for e in eps if e.node_name == node_name] if sp.internal_local else eps
+    keys = [f"{sp.cluster_ip} . {sp.protocol} . {sp.port}"]
+    external_keys = [f"{ip} . {sp.protocol} . {sp.port}" for ip in sp.external_ips]
+    node_key = f"{sp.protocol} . {sp.node_port}" if sp.node_port else ""
+    if not eps:
+        out.no_endpoint_services += [f"{k} : goto reject-chain" for k in keys + external_keys]
+        if node_key:
+            out.no_endpoint_nodeports.append(f"{node_key} : goto reject-chain")
+        return
+    svc_chain = sp.chain("svc")
+    if cluster_eps:
+        out.service_ips += [f"{k} : goto {svc_chain}" for k in keys]
+        out.chains[svc_chain] = _cluster_chain(out, sp, cluster_eps, cluster_cidr)
+    else:  # internalTrafficPolicy Local and none here: as upstream, drop
+        out.service_ips += [f"{k} : drop" for k in keys]
+    if external_keys or node_key:
+        ext_chain = sp.chain("ext")
+        out.service_ips += [f"{k} : goto {ext_chain}" for k in external_keys]
+        if node_key:
+            out.service_nodeports.append(f"{node_key} : goto {ext_chain}")
+        out.chains[ext_chain] = _external_chain(out, sp, eps, node_name, cluster_cidr, svc_chain if cluster_eps else "")
+
+
+def _cluster_chain(out: "_Table", sp: ServicePort, eps: list[Endpoint], cluster_cidr: str) -> list[str]:
+    rules = [f"ip daddr {sp.cluster_ip} {sp.protocol} dport {sp.port} ip saddr != {cluster_cidr} jump mark-for-masquerade"]
+    return rules + _balance(out, sp, eps)
+
+
+def _external_chain(out, sp: ServicePort, eps: list[Endpoint], node_name: str, cluster_cidr: str,
+                    svc_chain: str) -> list[str]:
+    if not sp.external_local:
+        return ["jump mark-for-masquerade", f"goto {svc_chain}" if svc_chain else "drop"]
+    rules = []
+    if svc_chain:  # pods and the node itself are not "external": they use every endpoint
+        rules += [f"ip saddr {cluster_cidr} goto {svc_chain}",
+                  "fib saddr type local jump mark-for-masquerade", f"fib saddr type local goto {svc_chain}"]
+    local = [e for e in eps if e.node_name == node_name]
+    if not local:
+        return rules + ['drop comment "no local endpoints"']
+    return rules + _balance(out, sp, local, suffix="local")
+
+
+def _balance(out: "_Table", sp: ServicePort, eps: list[Endpoint], suffix: str = "") -> list[str]:
+    chains = [_endpoint_chain(out, sp, e) for e in eps]
+    rules = []
+    if sp.affinity_seconds:
+        rules += [f"ip saddr @{_affinity_set(sp, e)} goto {c}" for e, c in zip(eps, chains)]
+    if len(chains) == 1:
+        return rules + [f"goto {chains[0]}"]
+    choices = ", ".join(f"{i} : goto {c}" for i, c in enumerate(chains))
+    return rules + [f"numgen random mod {len(chains)} vmap {{ {choices} }}"]
+
+
+def _endpoint_chain(out: "_Table", sp: ServicePort, ep: Endpoint) -> str:
+    name = f"sep-{_hash(sp.id + '/' + ep.ip + ':' + str(ep.port))}-{sp.id}__{ep.ip}/{ep.port}"
+    if name in out.chains:
+        return name
+    rules = [f"ip saddr {ep.ip} jump mark-for-masquerade"]  # hairpin: a pod reaching itself
+    if sp.affinity_seconds:
+        affinity = _affinity_set(sp, ep)
+        out.sets[affinity] = sp.affinity_seconds
+        rules.append(f"update @{affinity} {{ ip saddr }}")
+    rules.append(f"meta l4proto {sp.protocol} dnat to {ep.ip}:{ep.port}")
+    out.chains[name] = rules
+    return name
+
+
+def _affinity_set(sp: ServicePort, ep: Endpoint) -> str:
+    return f"affinity-{_hash(sp.id + '/' + ep.ip + ':' + str(ep.port))}"
+
+
+def _hash(text: str) -> str:
+    return base64.b32encode(hashlib.sha256(text.encode()).digest())[:8].decode()
+
+
+class _Table:
+    def __init__(self):
+        self.service_ips: list[str] = []
+        self.service_nodeports: list[str] = []
+        self.no_endpoint_services: list[str] = []
+        self.no_endpoint_nodeports: list[str] = []
+        self.chains: dict[str, list[str]] = {}
+        self.sets: dict[str, int] = {}
+
+    def text(self, table: str) -> str:
+        lines = [f"table ip {table} {{", *_BASE]
+        for name, key, elements in (
+                ("service-ips", "ipv4_addr . inet_proto . inet_service", self.service_ips),
+                ("service-nodeports", "inet_proto . inet_service", self.service_nodeports),
+                ("no-endpoint-services", "ipv4_addr . inet_proto . inet_service", self.no_endpoint_services),
+                ("no-endpoint-nodeports", "inet_proto . inet_service", self.no_endpoint_nodeports)):
+            lines.append(f"  map {name} {{")
+            lines.append(f"    type {key} : verdict")
+            if elements:
+                lines.append("    elements = { " + ",\n      ".join(elements) + " }")
+            lines.append("  }")
+        for name, timeout in sorted(self.sets.items()):
+            lines.append(f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}")
+        for name, rules in self.chains.items():
+            lines.append(f"  chain {name} {{")
+            lines += [f"    {rule}" for rule in rules]
+            lines.append("  }")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+_BASE = [
+    "  chain filter-input {",
+    "    type filter hook input priority -110; policy accept;",
+    "    ct state new jump nodeport-endpoints-check",
+    "    ct state new jump service-endpoints-check",
+    "  }",
+    "  chain filter-forward {",
+    "    type filter hook forward priority -110; policy accept;",
+    "    ct state new jump service-endpoints-check",
+    "  }",
+    "  chain filter-output {",
+    "    type filter hook output priority -110; policy accept;",
+    "    ct state new jump service-endpoints-check",
+    "  }",
+    "  chain service-endpoints-check {",
+    "    ip daddr . meta l4proto . th dport vmap @no-endpoint-services",
+    "  }",
+    "  chain nodeport-endpoints-check {",
+    "    fib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports",
+    "  }",
+    "  chain reject-chain {",
+    "    meta l4proto tcp reject with tcp reset",
+    "    reject",
+    "  }",
+    "  chain nat-prerouting {",
+    "    type nat hook prerouting priority dstnat; policy accept;",
+    "    jump services",
+    "  }",
+    "  chain nat-output {",
+    "    type nat hook output priority -100; policy accept;",
+    "    jump services",
+    "  }",
+    "  chain nat-postrouting {",
+    "    type nat hook postrouting priority srcnat; policy accept;",
+    "    jump masquerading",
+    "  }",
+    "  chain mark-for-masquerade {",
+    f"    meta mark set meta mark | {MASQ_MARK}",
+    "  }",
+    "  chain masquerading {",
+    f"    meta mark & {MASQ_MARK} == 0 return",
+    f"    meta mark set meta mark ^ {MASQ_MARK}",
+    "    masquerade fully-random",
+    "  }",
+    "  chain services {",
+    "    ip daddr . meta l4proto . th dport vmap @service-ips",
+    "    fib daddr type local meta l4proto . th dport vmap @service-nodeports",
+    "  }",
+]
+
+BASE_CHAINS = ("filter-input", "filter-forward", "filter-output", "service-endpoints-check",
+               "nodeport-endpoints-check", "reject-chain", "nat-prerouting", "nat-output", "nat-postrouting",
+               "mark-for-masquerade", "masquerading", "services")
+
+
+def names(text: str) -> tuple[set[str], set[str]]:
+    """The chains and (affinity) sets a rendered table defines."""
+    chains, sets = set(), set()
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "chain":
+            chains.add(words[1])
+        elif len(words) >= 2 and words[0] == "set":
+            sets.add(words[1])
+    return chains, sets
+
+
+def transaction(text: str, table: str, previous: str | None) -> str:
+    """The one `nft -f` script that turns the table into `text` atomically: create it if
+    missing, empty its chains and maps, delete the chains and sets that are gone (affinity
+    sets that stay keep their entries), then add the new definition. With no previous
+    text, whatever an earlier run left is deleted first."""
+    if previous is None:
+        return f"table ip {table} {{}}\ndelete table ip {table}\n{text}"
+    old_chains, old_sets = names(previous)
+    new_chains, new_sets = names(text)
+    lines = [f"table ip {table} {{}}", f"flush table ip {table}"]
+    lines += [f"flush map ip {table} {m}" for m in MAPS]
+    lines += [f"delete chain ip {table} {c}" for c in sorted(old_chains - new_chains)]
+    lines += [f"delete set ip {table} {s}" for s in sorted(old_sets - new_sets)]
+    return "\n".join(lines) + "\n" + text
