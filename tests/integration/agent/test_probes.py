@@ -38,7 +38,7 @@ def _ctl_dir(cluster, tmp_path_factory, pod: str) -> str:
 
 
 def _pod(name: str, ctl: str, containers: list[dict], *, init: list[dict] = (), policy: str = "Always",
-         grace: int = 2) -> str:
+         grace: int = 2) -> dict:
     for c in [*containers, *init]:
         c.setdefault("image", IMAGE)
         c.setdefault("imagePullPolicy", "IfNotPresent")
@@ -47,7 +47,7 @@ def _pod(name: str, ctl: str, containers: list[dict], *, init: list[dict] = (), 
             "containers": containers, "volumes": [{"name": "ctl", "hostPath": {"path": ctl}}]}
     if init:
         spec["initContainers"] = list(init)
-    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
 def _sh(script: str) -> list[str]:
@@ -118,7 +118,7 @@ def pods(cluster, tmp_path_factory):
                    "startupProbe": {"exec": {"command": [BB, "test", "-e", "/ctl/order"]}, "periodSeconds": 1}}],
             policy="Never"),
     ]
-    cluster.kubectl("apply", "-f", "-", input="\n---\n".join(manifests) + "\n")
+    cluster.kubectl("apply", "-f", "-", input="\n".join(json.dumps(m) for m in manifests))
     return cluster.ctl
 
 
@@ -136,10 +136,10 @@ def test_failing_liveness_http_restarts_the_container_in_time(cluster, pods):
     took = time.monotonic() - failing_since
     with open(f"{pods['live-http']}/www/healthz", "w") as f:
         f.write("ok\n")
-    # periodSeconds 1 x failureThreshold 2 + 1 s, plus the first probe's phase (<= 1 s), the
-    # probe-level grace (1 s: sh only leaves its sleep for the trap) and this poll's latency
-    print(f"liveness failure detected and container restarted in {took:.2f} s")
-    assert took < 1 * 2 + 1 + 1 + 1 + 1.0
+    # the target: periodSeconds 1 x failureThreshold 2 + 1 s (measured from the moment the
+    # endpoint starts failing to the new instance seen running; this poll adds < 0.5 s)
+    print(f"liveness failure detected and container restarted in {took:.2f} s (target 3 s)")
+    assert took < 1 * 2 + 1 + 0.5, f"took {took:.2f} s"
     status = _status(cluster, "live-http")
     assert status["lastState"]["terminated"]["exitCode"] in (0, 137, 143)
     messages = [e["message"] for e in _events(cluster, "live-http")]
