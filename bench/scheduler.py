@@ -29,7 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from tinykube.client import ApiClient  # noqa: E402
+from tinykube.client import ApiClient, Informer  # noqa: E402
 
 PODS, NODES, NS = ("v1", "Pod"), ("v1", "Node"), ("v1", "Namespace")
 
@@ -73,23 +73,25 @@ async def wait_nodes(client: ApiClient, count: int, timeout: float) -> None:
 async def end_to_end(kubeconfig: str, pods: int) -> dict:
     async with ApiClient.from_kubeconfig(kubeconfig) as client:
         await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
-        listed = await client.list(PODS, namespace="bench")
         bound_at: list[float] = []
         done = asyncio.Event()
+        seen: set[str] = set()
+
+        def on_pod(obj: dict) -> None:  # an informer: it resumes a watch the server closed
+            name = obj["metadata"]["name"]
+            if obj["spec"].get("nodeName") and name not in seen:
+                seen.add(name)
+                bound_at.append(time.monotonic())
+                if len(seen) == pods:
+                    done.set()
+        informer = Informer(client, PODS, namespace="bench")
+        informer.add_event_handler(on_pod, lambda old, new: on_pod(new))
 
         async def watch() -> None:
-            seen = set()
-            async with client.watch(PODS, namespace="bench", resource_version=listed.resource_version) as stream:
-                async for _, obj in stream:
-                    name = obj["metadata"]["name"]
-                    if obj["spec"].get("nodeName") and name not in seen:
-                        seen.add(name)
-                        bound_at.append(time.monotonic())
-                        if len(seen) == pods:
-                            done.set()
-                            return
+            await informer.run()
 
         watcher = asyncio.create_task(watch())
+        await informer.wait_synced()
         queue = list(range(pods))
         started = time.monotonic()
 
