@@ -5,8 +5,9 @@ that file grows past containerLogMaxSize, the agent:
   1. removes leftover `*.tmp` files,
   2. removes the oldest rotated files so that, with the one about to be made, at most
      containerLogMaxFiles files (current included) remain,
-  3. gzips every rotated file but the newest (`0.log.20261124-154500.gz`),
-  4. renames the current file to `0.log.<YYYYmmdd-HHMMSS>` and asks the monitor to
+  3. gzips the rotated files kept (`0.log.20261124-154500.gz`),
+  4. renames the current file to `0.log.<YYYYmmdd-HHMMSS>` (left uncompressed until the
+     next rotation: the writer may still be appending to it) and asks the monitor to
      reopen its log (SIGHUP; the CRI's ReopenContainerLog).
 No line is lost: until the monitor reopens, it keeps appending to the renamed file.
 Readers of `kubectl logs` read `<n>.log`, which is always the current file.
@@ -40,18 +41,18 @@ def plan(current: str, *, size: int, siblings: list[str], max_size: int, max_fil
         return Plan()
     base = os.path.basename(current)
     directory = os.path.dirname(current)
+    target = f"{base}.{time.strftime(STAMP, time.gmtime(now))}"
+    if target in siblings:
+        return Plan()  # rotated this very second (its writer may still be on it): next time
     tmp = [n for n in siblings if n.startswith(base + ".") and n.endswith(".tmp")]
     rotated = sorted(n for n in siblings if n.startswith(base + ".") and not n.endswith(".tmp"))
     keep = max(0, max_files - 2)  # the current file and the one we are about to rotate
     excess = rotated[:max(0, len(rotated) - keep)]
     kept = rotated[len(excess):]
-    compress = [n for n in kept[:-1] if not n.endswith(".gz")]
-    target = f"{base}.{time.strftime(STAMP, time.gmtime(now))}"
-    if target in siblings:
-        target = ""  # rotated this very second already: next time
+    compress = [n for n in kept if not n.endswith(".gz")]
     join = lambda names: tuple(os.path.join(directory, n) for n in names)  # noqa: E731
     return Plan(remove=join(tmp + excess), compress=join(compress),
-                rename_to=os.path.join(directory, target) if target else "")
+                rename_to=os.path.join(directory, target))
 
 
 def rotate(current: str, *, max_size: int, max_files: int, reopen, now: float | None = None) -> bool:
