@@ -37,6 +37,7 @@ CONTROLLERS: dict[str, str] = {
     "daemonset": "tinykube.controllers.daemonset:DaemonSetController",
     "cronjob": "tinykube.controllers.cronjob:CronJobController",
     "replicaset": "tinykube.controllers.replicaset:ReplicaSetController",
+    "deployment": "tinykube.controllers.deployment.controller:DeploymentController",
 }
 
 
