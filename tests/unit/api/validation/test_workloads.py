@@ -163,3 +163,19 @@ def test_stateful_set_update_is_limited():
     check_update("StatefulSet", changed(old, spec_set(serviceName="other")), old, [(FORBIDDEN, "spec",
         "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
         "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")], "apps")
+
+
+def controller_revision():
+    return {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": meta("web-5d8c9b7f6"),
+            "data": {"spec": {"template": {"$patch": "replace"}}}, "revision": 1}
+
+
+def test_controller_revision():
+    check_create("ControllerRevision", controller_revision(), [], "apps")
+    check_create("ControllerRevision", changed(controller_revision(), lambda o: o.pop("data")),
+                 [(REQUIRED, "data", "data is mandatory")], "apps")
+    check_create("ControllerRevision", changed(controller_revision(), lambda o: o.update(revision=-1)),
+                 [(INVALID, "revision", "Invalid value: -1: must be greater than or equal to 0")], "apps")
+    old = controller_revision()
+    check_update("ControllerRevision", changed(old, lambda o: o.update(data={"x": 1})), old,
+                 [(INVALID, "data", "...field is immutable")], "apps")
