@@ -12,7 +12,7 @@ from tinykube.controllers.job.controller import JobController
 from tinykube.controllers.job.decide import decide
 from tinykube.controllers.job.ttl import TTLAfterFinishedController, expires_at
 
-from .workload_fakes import NOW, make, refill, writes
+from .workload_fakes import NOW, make, writes
 
 UID = "job-uid-1"
 

@@ -42,16 +42,5 @@ def make(cls, *objects: dict, now: datetime.datetime = NOW):
     return controller, client
 
 
-def refill(controller) -> None:
-    """Make the informer stores equal to the fake server's objects again (a watch caught up)."""
-    client = controller.client
-    for informer in controller.ctx.informers._informers.values():
-        for key in informer.store.keys():
-            informer.store.remove(key)
-        for (group, plural, _, _), obj in client._objects.items():
-            if (group, plural) == (informer.rt.group, informer.rt.plural):
-                informer.store.put(dict(obj, apiVersion=informer.rt.api_version, kind=informer.rt.kind))
-
-
 def writes(client, *verbs: str) -> list:
     return [a for a in client.writes() if not verbs or a.verb in verbs]

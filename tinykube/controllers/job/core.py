@@ -17,7 +17,6 @@ A sync runs three steps, each pure here and applied by the shell (controller.py)
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass, field
 
 from tinykube.controllers import owned
