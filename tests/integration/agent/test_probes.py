@@ -8,6 +8,8 @@ are created together at the start so their waits overlap.
 
 from __future__ import annotations
 
+import glob
+import gzip
 import json
 import os
 import time
@@ -25,7 +27,8 @@ LOOP = "trap 'exit 0' TERM; while true; do sleep 0.2; done"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    with real_cluster(tmp_path_factory, nodes=("n1",)) as c:
+    with real_cluster(tmp_path_factory, nodes=("n1",),
+                      agent_args=("--container-log-max-size", "16Ki", "--container-log-max-files", "3")) as c:
         c.ctl = {}
         yield c
 
@@ -117,6 +120,11 @@ def pods(cluster, tmp_path_factory):
                                   "while true; do sleep 0.1; done"),
                    "startupProbe": {"exec": {"command": [BB, "test", "-e", "/ctl/order"]}, "periodSeconds": 1}}],
             policy="Never"),
+        # ~60 KB/s of numbered lines: a rotation every check
+        _pod("chatty", _ctl_dir(cluster, tmp_path_factory, "chatty"), [{
+            "name": "app", "command": _sh("i=0; while true; do i=$((i+1)); "
+                                          "echo \"line $i ................................................\"; "
+                                          "[ $((i % 50)) = 0 ] && usleep 50000; done")}]),
     ]
     cluster.kubectl("apply", "-f", "-", input="\n".join(json.dumps(m) for m in manifests))
     return cluster.ctl
@@ -199,3 +207,26 @@ def test_sidecar_starts_first_and_outlives_the_app(cluster, pods):
     assert _read(f"{pods['sidecar']}/order").split() == ["side-start", "app-start", "app-end", "side-TERM"]
     side = _status(cluster, "sidecar", "side", init=True)
     assert "terminated" in side["state"], side
+
+
+def _log_files(cluster, pod: str) -> list[str]:
+    uid = cluster.pod(pod)["metadata"]["uid"]
+    return sorted(glob.glob(f"{cluster.agents['n1'].data_dir}/logs/default_{pod}_{uid}/app/0.log*"))
+
+
+def _numbers(path: str) -> list[int]:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return [int(line.split(" ")[4]) for line in f if line.split(" ")[3:4] == ["line"]]
+
+
+def test_chatty_container_logs_rotate_without_losing_lines(cluster, pods):
+    cluster.wait_for(lambda: len(_log_files(cluster, "chatty")) >= 3, "two rotations", timeout=20)
+    files = _log_files(cluster, "chatty")
+    assert len(files) <= 3, files  # containerLogMaxFiles, the current one included
+    assert files[0].endswith("0.log") and any(f.endswith(".gz") for f in files[1:]) or len(files) == 3
+    # oldest rotated first, the current file last: the numbers run on without a gap
+    ordered = sorted(files[1:]) + [files[0]]
+    numbers = [n for f in ordered for n in _numbers(f)]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "a line was lost"
+    assert all(os.path.getsize(f) < 16 * 1024 * 8 for f in files if not f.endswith(".gz"))
