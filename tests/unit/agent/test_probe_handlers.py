@@ -77,7 +77,8 @@ def test_parse_response_head():
 @pytest.mark.parametrize("exec_result,expected", [
     (ExecResult(0, b"fine\n"), (Result.SUCCESS, "fine\n")),
     (ExecResult(1, b"out ", b"err"), (Result.FAILURE, "out err")),
-    (ExecResult(-1, timed_out=True), (Result.FAILURE, "command 'sleep 9' timed out")),
+    (ExecResult(-1, b"half", timed_out=True), (Result.FAILURE, "half")),
+    (ExecResult(1, b"x" * 20000), (Result.FAILURE, "x" * 10240)),
 ])
 async def test_exec_probe(exec_result, expected):
     runc = FakeRunc()

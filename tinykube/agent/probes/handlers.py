@@ -169,9 +169,10 @@ async def exec_probe(action: dict, runtime, container_id: str, *, timeout: float
         result = await runtime.exec_sync(container_id, command, timeout=timeout)
     except Exception as exc:  # the runtime could not run it: an errored probe
         raise ProbeError(str(exc)) from exc
-    if result.timed_out:
-        return Result.FAILURE, f"command {' '.join(command)!r} timed out"
-    return (Result.SUCCESS if result.exit_code == 0 else Result.FAILURE), result.output
+    output = (result.stdout + result.stderr)[:MAX_BODY].decode(errors="replace")  # 10 KiB, as pkg/probe/exec
+    if result.timed_out:  # upstream (ExecProbeTimeout): a failure with what was printed so far
+        return Result.FAILURE, output
+    return (Result.SUCCESS if result.exit_code == 0 else Result.FAILURE), output
 
 
 class _DialError(OSError):
