@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # the node agent: runc (OCI runtime), CNI plugins, nftables and iproute2 for pod
 # networking; the tests' own images come from busybox-static, served by Debian's
-# docker-registry and packed with umoci/skopeo
+# docker-registry and packed with umoci/skopeo; dig (dnsutils) checks the cluster DNS
 APT_PACKAGES=(python3 python3-venv ca-certificates curl iproute2 runc containernetworking-plugins
-              nftables busybox-static docker-registry skopeo umoci zstd)
+              nftables busybox-static docker-registry skopeo umoci zstd dnsutils)
 if [[ "${1:-}" == "--bench" ]]; then
   APT_PACKAGES+=(etcd-server etcd-client wrk podman catatonit)
 fi

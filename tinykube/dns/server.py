@@ -228,10 +228,16 @@ async def _ip(netns_path: str, *args: str, check: bool = True) -> None:
 
 
 async def add_dns_interface(netns_path: str, name: str, ip: str) -> None:
-    """A dummy link holding ip/32 (or /128), replacing one left by a crash."""
+    """A dummy link holding ip/32 (or /128), replacing one left by a crash. Kernels
+    without the dummy driver (some VMs) get a bridge with no ports instead: it holds a
+    local address just as well."""
     prefix = 128 if ipaddress.ip_address(ip).version == 6 else 32
     await _ip(netns_path, "link", "del", name, check=False)
-    await _ip(netns_path, "link", "add", name, "type", "dummy")
+    try:
+        await _ip(netns_path, "link", "add", name, "type", "dummy")
+    except RuntimeError as exc:
+        log.info("no dummy interfaces here (%s); a portless bridge holds the cluster DNS address", exc)
+        await _ip(netns_path, "link", "add", name, "type", "bridge")
     await _ip(netns_path, "addr", "add", f"{ip}/{prefix}", "dev", name)
     await _ip(netns_path, "link", "set", name, "up")
 
