@@ -30,6 +30,7 @@ bench:
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/pod_startup.py
 	$(VENV)/bin/python bench/scheduler.py
+	$(VENV)/bin/python bench/dns.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
