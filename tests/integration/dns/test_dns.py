@@ -62,6 +62,14 @@ endpoints:
 ---
 apiVersion: v1
 kind: Service
+metadata: {{name: members}}
+spec:
+  clusterIP: None
+  selector: {{app: member}}
+  ports: [{{name: web, port: 80, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Service
 metadata: {{name: ext}}
 spec:
   type: ExternalName
@@ -121,6 +129,8 @@ def cluster(tmp_path_factory):
         c.ctl = str(tmp_path_factory.mktemp("dns-ctl"))
         os.chmod(c.ctl, 0o777)
         c.apply(MANIFESTS)
+        member = "trap 'exit 0' TERM; cat /etc/hosts > /ctl/hosts; while true; do sleep 0.2; done"
+        c.apply(_pod("member", c.ctl, member, "hostname: member-0\n  subdomain: members", labels="{app: member}"))
         for name, extra in (("lookups", ""), ("policy-default", "dnsPolicy: Default"),
                             ("policy-none", "dnsPolicy: None\n  dnsConfig: {nameservers: [192.0.2.1], "
                                             "searches: [a.example], options: [{name: ndots, value: '2'}]}")):
@@ -132,11 +142,11 @@ def cluster(tmp_path_factory):
             c.stub.close()
 
 
-def _pod(name: str, ctl: str, script: str, extra_spec: str) -> str:
+def _pod(name: str, ctl: str, script: str, extra_spec: str, labels: str = "{}") -> str:
     return f"""
 apiVersion: v1
 kind: Pod
-metadata: {{name: {name}}}
+metadata: {{name: {name}, labels: {labels}}}
 spec:
   nodeName: n1
   restartPolicy: Never
@@ -198,6 +208,16 @@ def test_unknown_cluster_name_is_nxdomain_with_soa(cluster):
     nodata = dig(cluster, "-t", "AAAA", "web.default.svc.cluster.local")
     assert "status: NOERROR" in nodata and "ANSWER: 0" in nodata and "AUTHORITY: 1" in nodata
     assert "nope.default.svc.cluster.local" not in cluster.stub.asked  # never leaves the node
+
+
+def test_headless_service_of_real_pods(cluster):
+    """The endpointslice controller's slices: the pod's IP, by hostname too (subdomain)."""
+    ip = cluster.wait_for(lambda: cluster.pod("member").get("status", {}).get("podIP"), "the member pod's IP")
+    cluster.wait_for(lambda: dig(cluster, "+short", "members.default.svc.cluster.local").split() == [ip],
+                     "the headless Service answering with the pod's IP")
+    assert dig(cluster, "+short", "member-0.members.default.svc.cluster.local").split() == [ip]
+    assert dig(cluster, "+short", "-x", ip).split() == ["member-0.members.default.svc.cluster.local."]
+    assert f"{ip}\tmember-0.members.default.svc.cluster.local\tmember-0" in _read(cluster, "hosts")
 
 
 # --- from a pod, with busybox nslookup ---------------------------------------------------
