@@ -143,6 +143,7 @@ class DnsListener:
         loop = asyncio.get_running_loop()
         udp = await netns.bind_socket(netns_path, host, port, type=socket.SOCK_DGRAM)
         self._udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(self), sock=udp)
+        port = udp.getsockname()[1]  # port 0: TCP on the port UDP got
         tcp = await netns.bind_socket(netns_path, host, port, type=socket.SOCK_STREAM)
         tcp.listen(128)
         self._tcp = await loop.create_server(lambda: _Tcp(self), sock=tcp)
