@@ -196,7 +196,7 @@ class NodeDns:
         while True:
             try:
                 await self._serve()
-            except (OSError, RuntimeError) as exc:
+            except Exception as exc:  # logged and retried: the agent beside us keeps running
                 log.error("cluster DNS on %s cannot start (retrying in %.0fs): %s",
                           self.config.cluster_dns, delay, exc)
                 await asyncio.sleep(delay)
