@@ -24,6 +24,7 @@ from tinykube.agent.network import NetworkSettings, NodeNetwork
 from tinykube.agent.pods import NodeContext, PodWorker
 from tinykube.agent.runtime import Cgroups, Runc, Sandbox
 from tinykube.agent.runtime.hostinfo import probe_runtime_config
+from tinykube.agent.server import ADDRESS_ANNOTATION, KubeletServer
 from tinykube.client import EventRecorder, Informer
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ class AgentConfig:
     cluster_dns: str = "10.43.0.10"  # written into pods' resolv.conf ("" = none: Default policy)
     cluster_domain: str = "cluster.local"
     lease_interval: float = 10.0
+    kubelet_address: str = ""  # the kubelet API's listen/advertised address; "" = node_ip
+    kubelet_port: int = 10250  # 0 picks a free port
+    ca_file: str = ""          # the cluster CA the kubelet API trusts; "" = DATA/pki/ca.crt
     container_log_max_size: int = 10 * 1024 * 1024  # containerLogMaxSize
     container_log_max_files: int = 5                 # containerLogMaxFiles
 
@@ -69,10 +73,17 @@ class Agent:
         os.makedirs(cfg.data_dir, exist_ok=True)
         client = cfg.client
         facts = nodes.machine_facts(cfg.data_dir)
+        kubelet = KubeletServer(self, address=cfg.kubelet_address or self.node_ip, port=cfg.kubelet_port,
+                                ca_file=cfg.ca_file or os.path.join(cfg.data_dir, "pki", "ca.crt"),
+                                data_dir=cfg.data_dir)
+        kubelet_port = await kubelet.start()
         settings = nodes.NodeSettings(name=self.node_name, addresses=(("InternalIP", self.node_ip),),
-                                      pod_cidr=cfg.pod_cidr)
+                                      pod_cidr=cfg.pod_cidr, kubelet_port=kubelet_port)
         heartbeat = NodeHeartbeat(client, facts, settings, lease_interval=cfg.lease_interval)
         node = await heartbeat.register()
+        # where the API server reaches the kubelet API (it may differ from the node's IP)
+        node = heartbeat.node = await client.patch(("v1", "Node"), self.node_name, {"metadata": {"annotations": {
+            ADDRESS_ANNOTATION: kubelet.address}}}, patch_type="merge")
         network = NodeNetwork(NetworkSettings(cfg.data_dir, pod_cidr=cfg.pod_cidr, cluster_cidr=cfg.cluster_cidr,
                                               service_cidr=cfg.service_cidr, host_netns=cfg.host_netns,
                                               bridge=cfg.bridge))
@@ -106,6 +117,7 @@ class Agent:
                 task.cancel()
             await asyncio.gather(*background, *self.tasks.values(), return_exceptions=True)
             await network.stop(cleanup=False)  # running pods keep their network
+            await kubelet.stop()
             await images.close()
 
     def _on_pod(self, pod: dict) -> None:

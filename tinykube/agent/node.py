@@ -52,6 +52,7 @@ class NodeSettings:
     labels: dict = field(default_factory=dict)
     taints: tuple[dict, ...] = ()
     system_reserved_memory: int = 0
+    kubelet_port: int = 10250  # the kubelet API's port (server.py), in daemonEndpoints
 
 
 def _read(path: str, default: str = "") -> str:
@@ -153,7 +154,7 @@ def node_status(facts: MachineFacts, settings: NodeSettings, conditions: NodeCon
         "allocatable": allocatable(facts, settings),
         "conditions": _conditions(conditions, now, (previous or {}).get("conditions") or []),
         "addresses": addresses,
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": settings.kubelet_port}},
         "nodeInfo": node_info(facts),
     }
 

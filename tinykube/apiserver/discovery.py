@@ -12,6 +12,7 @@ import platform
 
 from tinykube.api.registry import REGISTRY, VERBS, ResourceType
 from tinykube.api.schema import KUBERNETES_VERSION
+from tinykube.apiserver import metrics
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 JSON = "application/json"
@@ -22,6 +23,10 @@ SUBRESOURCES = {
     "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
     "binding": ("", "v1", "Binding", ("create",)),
     "finalize": ("", "v1", "Namespace", ("update",)),
+    "log": (None, None, None, ("get",)),
+    "exec": ("", "v1", "PodExecOptions", ("create", "get")),
+    "attach": ("", "v1", "PodAttachOptions", ("create", "get")),
+    "portforward": ("", "v1", "PodPortForwardOptions", ("create", "get")),
 }
 
 
@@ -71,7 +76,7 @@ def _named_groups() -> dict[str, list[str]]:
 @functools.cache
 def _group_list() -> dict:
     return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_group(name) for name in _named_groups()]}
+            "groups": [_group(name) for name in _named_groups()] + [metrics.api_group()]}
 
 
 def _group(name: str) -> dict | None:
@@ -136,6 +141,8 @@ def _aggregated(core: bool) -> dict:
     items = [{"metadata": {"name": name},
               "versions": [_aggregated_version(name, v) for v in versions]}
              for name, versions in groups.items()]
+    if not core:  # served from the agents (metrics.py), not a stored kind
+        items.append(metrics.aggregated_group())
     return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
             "metadata": {}, "items": items}
 

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from tinykube.api import errors, printers
 from tinykube.api import patch as patches
-from tinykube.apiserver import auth, discovery, paths
+from tinykube.apiserver import auth, discovery, metrics, paths, proxy_pods
 from tinykube.apiserver.resources import DeleteOptions, Resources, WriteContext, to_external
 from tinykube.apiserver.watchcache import ADDED, Entry
 from tinykube.util import jsonutil
@@ -75,10 +75,15 @@ class ApiHandler:
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         try:
             user = self._authenticate(request)
+            if request.path.startswith(metrics.PREFIX):  # served from the agents, not stored
+                return await metrics.serve(request, self.resources, request.app["kubelet"])
             target = paths.parse(request.path)
             if target is None:
                 return await self._non_resource(request)
             auth.authorize(user, request.method.lower(), target.rt.plural, target.namespace)
+            if target.rt.kind == "Pod" and target.subresource in proxy_pods.SUBRESOURCES:
+                proxy = proxy_pods.PodProxy(self.resources, request.app["kubelet"])
+                return await proxy.serve(request, target.namespace, target.name, target.subresource)
             return await self._resource(request, target, user)
         except errors.ApiError as exc:
             return status_response(exc)

@@ -2,7 +2,9 @@
 
 DIR/pki/ holds a CA (ca.crt, ca.key), the API server's serving certificate
 (server.crt, server.key, with the names and addresses clients use), and an admin client
-certificate (admin.crt, admin.key: CN=admin, O=system:masters, like kubeadm's). DIR/token
+certificate (admin.crt, admin.key: CN=admin, O=system:masters, like kubeadm's), and the
+certificate the API server presents to agents' kubelet API (apiserver-kubelet-client.crt,
+CN=kube-apiserver-kubelet-client, O=system:masters). DIR/token
 holds the cluster token that agents join with (`tinykube agent --token`), and
 DIR/kubeconfig.yaml gives kubectl the admin credential. EC P-256 keys: fast to make, so
 the first start stays under a second.
@@ -35,6 +37,7 @@ SERVICE_NAMES = (
     "kubernetes.default.svc.cluster.local",
 )
 SERVICE_IPS = ("127.0.0.1", "::1", "10.43.0.1")
+KUBELET_CLIENT = "apiserver-kubelet-client"  # DIR/pki/<this>.crt, .key
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,21 @@ def ensure_pki(data_dir: str, extra_sans: tuple[str, ...] = ()) -> Pki:
         _write_pair(pki, "server", *_signed(ca_cert, ca_key, "kube-apiserver", (), server=True,
                                             sans=extra_sans))
         _write_pair(pki, "admin", *_signed(ca_cert, ca_key, "admin", ("system:masters",)))
+    _ensure_kubelet_client(pki)
     return pki
+
+
+def _ensure_kubelet_client(pki: Pki) -> None:
+    """The API server's client certificate for the agents' kubelet API (kubeadm's
+    apiserver-kubelet-client), also added to a PKI made before it existed."""
+    if os.path.exists(pki.path(f"{KUBELET_CLIENT}.crt")):
+        return
+    with open(pki.ca_cert, "rb") as f:
+        ca_cert = x509.load_pem_x509_certificate(f.read())
+    with open(pki.path("ca.key"), "rb") as f:
+        ca_key = serialization.load_pem_private_key(f.read(), password=None)
+    _write_pair(pki, KUBELET_CLIENT, *_signed(ca_cert, ca_key, "kube-apiserver-kubelet-client",
+                                                ("system:masters",)))
 
 
 def ensure_token(data_dir: str) -> str:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from tinykube.apiserver import allocators, auth, lifecycle, pki, services
 from tinykube.apiserver.handlers import ApiHandler
+from tinykube.apiserver.kubelet import KubeletClient
 from tinykube.apiserver.resources import Resources
 from tinykube.apiserver.watchcache import DEFAULT_HISTORY_SECONDS, WatchCache
 from tinykube.storage.sqlite import SqliteStore
@@ -92,6 +93,8 @@ class ApiServer:
         handler = ApiHandler(resources, authenticator, self.ready.is_set, openapi)
         app = web.Application(client_max_size=4 * 1024 * 1024, handler_args={"max_field_size": 65536})
         app["cache"] = cache
+        app["kubelet"] = KubeletClient(data_dir)  # pods/log, exec, ... and metrics go to agents
+        app.on_cleanup.append(lambda app: app["kubelet"].close())
         app.router.add_route("*", "/{tail:.*}", handler)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()

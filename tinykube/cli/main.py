@@ -95,6 +95,9 @@ def _agent_flags(cmd) -> None:
                      help="rotate a container's log when it grows past this (a quantity, e.g. 10Mi)")
     cmd.add_argument("--container-log-max-files", default=5, type=_log_max_files,
                      help="log files kept per container, the current one included (at least 2)")
+    cmd.add_argument("--kubelet-address", default="",
+                     help="the kubelet API's listen and advertised address (default: the node IP)")
+    cmd.add_argument("--kubelet-port", type=int, default=10250, help="the kubelet API's port (0: a free one)")
     _dns_flags(cmd)
     _proxy_flags(cmd)
 
@@ -156,7 +159,9 @@ def _agent_config(args, client, data_dir: str):
                        node_ip=args.node_ip, pod_cidr=args.pod_cidr, host_netns=args.host_netns,
                        bridge=args.bridge, container_log_max_size=args.container_log_max_size,
                        container_log_max_files=args.container_log_max_files,
-                       cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain)
+                       cluster_dns=args.cluster_dns, cluster_domain=args.cluster_domain,
+                       kubelet_address=args.kubelet_address, kubelet_port=args.kubelet_port,
+                       ca_file=getattr(args, "ca_file", "") or "")
 
 
 def _install_uvloop() -> None:

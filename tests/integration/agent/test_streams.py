@@ -1,0 +1,255 @@
+"""kubectl logs, exec, attach, port-forward, cp and top against a real cluster: the
+real kubectl, through the API server, to the agent's kubelet API, into runc containers.
+
+Every pod is bound to n1 and created at the start, so their start-up overlaps. The
+agents' kubelet API listens on 127.0.0.1 with a free port (a test node's own IP lives
+in a network namespace the API server cannot reach).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import KUBECTL
+from tests.integration.cluster import IMAGE, real_cluster
+
+pytestmark = pytest.mark.integration
+
+BB = "/bin/busybox"
+TICKER = "i=0; while true; do i=$((i+1)); echo tick $i; echo err $i >&2; sleep 0.3; done"
+WEB = ("/bin/busybox --install -s /bin; mkdir -p /www; echo hello-web > /www/index.html; "
+       "head -c 10485760 /dev/urandom > /www/big; md5sum /www/big | cut -d' ' -f1 > /www/big.md5; "
+       "exec httpd -f -p 80 -h /www")
+ONCE = "if [ -f /ctl/ran ]; then echo second run; exec sleep 1000; fi; touch /ctl/ran; echo first run; exit 1"
+
+
+def _pod(name: str, script: str, *, containers: list[str] = ("app",), volume: str = "") -> dict:
+    spec = {"nodeName": "n1", "terminationGracePeriodSeconds": 1, "containers": [
+        {"name": c, "image": IMAGE, "imagePullPolicy": "IfNotPresent", "command": [BB, "sh", "-c", script],
+         **({"volumeMounts": [{"name": "ctl", "mountPath": "/ctl"}]} if volume else {})} for c in containers]}
+    if volume:
+        spec["volumes"] = [{"name": "ctl", "hostPath": {"path": volume}}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}}, "spec": spec}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with real_cluster(tmp_path_factory, nodes=("n1",),
+                      agent_args=("--kubelet-address", "127.0.0.1", "--kubelet-port", "0")) as c:
+        ctl = str(tmp_path_factory.mktemp("ctl-once"))
+        os.chmod(ctl, 0o777)
+        pods = [_pod("ticker", TICKER), _pod("multi", TICKER, containers=("a", "b")), _pod("web", WEB),
+                _pod("burn", "while true; do :; done"), _pod("once", ONCE, volume=ctl)]
+        c.apply("---\n".join(yaml.safe_dump(p) for p in pods))
+        for name in ("ticker", "multi", "web", "burn"):
+            c.wait_for(lambda n=name: _running(c, n), f"pod {name} running", timeout=60)
+        yield c
+
+
+def _running(cluster, name: str) -> bool:
+    statuses = cluster.pod(name).get("status", {}).get("containerStatuses") or []
+    return bool(statuses) and all("running" in (s.get("state") or {}) for s in statuses)
+
+
+def _ticks(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"tick (\d+)", text)]
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+
+def test_logs_tail_timestamps_and_container_choice(cluster):
+    cluster.wait_for(lambda: len(_ticks(cluster.kubectl("logs", "ticker").stdout)) >= 4, "four ticks")
+    out = cluster.kubectl("logs", "ticker").stdout
+    assert "err 1" in out and "tick 1\n" in out  # stdout and stderr, in order, each line once
+    tail = cluster.kubectl("logs", "ticker", "--tail=2").stdout.splitlines()
+    assert len(tail) == 2
+    stamped = cluster.kubectl("logs", "ticker", "--timestamps", "--tail=1").stdout
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z (tick|err) \d+$", stamped.strip()), stamped
+    limited = cluster.kubectl("logs", "ticker", "--limit-bytes=5").stdout
+    assert limited == "tick "
+    wrong = cluster.kubectl("logs", "multi", check=False)
+    assert wrong.returncode != 0
+    assert "a container name must be specified for pod multi, choose one of: [a b]" in wrong.stderr
+    assert "tick 1" in cluster.kubectl("logs", "multi", "-c", "b").stdout
+    assert "tick 1" in cluster.kubectl("logs", "-l", "app=ticker").stdout
+
+
+def test_logs_since(cluster):
+    cluster.wait_for(lambda: len(_ticks(cluster.kubectl("logs", "ticker").stdout)) >= 10, "ten ticks")
+    every = _ticks(cluster.kubectl("logs", "ticker").stdout)
+    recent = _ticks(cluster.kubectl("logs", "ticker", "--since=1s").stdout)
+    assert recent and len(recent) < len(every) and recent[0] > every[0]
+
+
+def test_logs_follow_streams_new_lines(cluster):
+    proc = subprocess.Popen([KUBECTL, "logs", "-f", "ticker"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    try:
+        seen, deadline = [], time.monotonic() + 20
+        while time.monotonic() < deadline and len(seen) < 3:
+            line = proc.stdout.readline()
+            if line.startswith("tick"):
+                seen.append(int(line.split()[1]))
+        assert len(seen) >= 3
+        before = max(_ticks(cluster.kubectl("logs", "ticker").stdout))
+        # lines written after following started arrive while the command runs
+        fresh, deadline = 0, time.monotonic() + 10
+        while time.monotonic() < deadline and fresh <= before:
+            line = proc.stdout.readline()
+            if line.startswith("tick"):
+                fresh = int(line.split()[1])
+        assert fresh > before
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_logs_previous_shows_the_last_instance(cluster):
+    cluster.wait_for(lambda: _running(cluster, "once") and "second run" in cluster.kubectl(
+        "logs", "once", check=False).stdout, "once restarted", timeout=40)
+    assert cluster.kubectl("logs", "once", "--previous").stdout == "first run\n"
+    missing = cluster.kubectl("logs", "ticker", "--previous", check=False)
+    assert 'previous terminated container "app" in pod "ticker" not found' in missing.stderr
+
+
+def test_logs_of_a_deployment_resolves_a_pod(cluster):
+    cluster.kubectl("create", "deployment", "dweb", f"--image={IMAGE}", "--", BB, "sh", "-c", "echo from-deploy; sleep 1000")
+    cluster.kubectl("patch", "deployment", "dweb", "--type=json", "-p", json.dumps([
+        {"op": "add", "path": "/spec/template/spec/nodeName", "value": "n1"},
+        {"op": "add", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "IfNotPresent"}]))
+    cluster.wait_for(lambda: "from-deploy" in cluster.kubectl("logs", "deploy/dweb", check=False).stdout,
+                     "deployment logs", timeout=40)
+
+
+# --- exec, attach ----------------------------------------------------------------------------
+
+
+def test_exec_output_and_exit_codes(cluster):
+    assert cluster.kubectl("exec", "ticker", "--", "echo", "hi there").stdout == "hi there\n"
+    failed = cluster.kubectl("exec", "ticker", "--", "sh", "-c", "echo out; echo oops >&2; exit 3", check=False)
+    assert failed.returncode == 3
+    assert failed.stdout == "out\n" and "oops" in failed.stderr
+    piped = cluster.kubectl("exec", "-i", "ticker", "--", "sh", "-c", "tr a-z A-Z", input="shout\n")
+    assert piped.stdout == "SHOUT\n"
+    missing = cluster.kubectl("exec", "ticker", "--", "/no/such", check=False)
+    assert missing.returncode != 0 and "no/such" in missing.stderr
+
+
+def test_exec_interactive_terminal_with_resize(cluster, tmp_path):
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed")
+    socket_name = f"tkstreams{os.getpid()}"
+    tmux = ["tmux", "-L", socket_name]
+    command = f"env KUBECONFIG={cluster.server.kubeconfig} {KUBECTL} exec -it ticker -- sh"
+    subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "100", "-y", "30", command], check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run([*tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+
+        def type_line(text: str) -> None:
+            subprocess.run([*tmux, "send-keys", "-t", "t", text, "Enter"], check=True)
+
+        cluster.wait_for(lambda: "#" in screen() or "$" in screen(), "a shell prompt", timeout=15)
+        type_line("echo sum-$((40+2))")
+        cluster.wait_for(lambda: "sum-42" in screen(), "the command's output")
+        type_line("stty size")
+        cluster.wait_for(lambda: "30 100" in screen(), "the terminal size", timeout=10)
+        subprocess.run([*tmux, "resize-window", "-t", "t", "-x", "120", "-y", "40"], check=True)
+        type_line("clear; stty size")
+        cluster.wait_for(lambda: "40 120" in screen(), "the new terminal size", timeout=10)
+        type_line("exit 0")
+        cluster.wait_for(lambda: subprocess.run([*tmux, "has-session", "-t", "t"],
+                                                capture_output=True).returncode != 0, "the session to end")
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+def test_attach_streams_the_output(cluster):
+    proc = subprocess.Popen([KUBECTL, "attach", "ticker"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    try:
+        seen, deadline = [], time.monotonic() + 15
+        while time.monotonic() < deadline and len(seen) < 2:
+            line = proc.stdout.readline()
+            if line.startswith("tick"):
+                seen.append(int(line.split()[1]))
+        assert len(seen) == 2 and seen[1] == seen[0] + 1
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# --- port-forward, cp ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_port_forward_carries_http_and_a_large_transfer(cluster):
+    cluster.wait_for(lambda: cluster.kubectl("exec", "web", "--", "cat", "/www/big.md5", check=False).stdout.strip(),
+                     "the web files")
+    want = cluster.kubectl("exec", "web", "--", "cat", "/www/big.md5").stdout.strip()
+    port = _free_port()
+    proc = subprocess.Popen([KUBECTL, "port-forward", "pod/web", f"{port}:80"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    try:
+        assert "Forwarding from 127.0.0.1" in proc.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as r:
+            assert r.read() == b"hello-web\n"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=30) as r:
+            body = r.read()
+        assert len(body) == 10 * 1024 * 1024 and hashlib.md5(body).hexdigest() == want
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_cp_both_ways(cluster, tmp_path):
+    cluster.wait_for(lambda: cluster.kubectl("exec", "web", "--", "cat", "/www/index.html", check=False).stdout,
+                     "the web files")
+    local = tmp_path / "index.html"
+    cluster.kubectl("cp", "web:/www/index.html", str(local))
+    assert local.read_text() == "hello-web\n"
+    upload = tmp_path / "up.txt"
+    upload.write_text("uploaded 123\n")
+    cluster.kubectl("cp", str(upload), "web:/tmp/up.txt")
+    assert cluster.kubectl("exec", "web", "--", "cat", "/tmp/up.txt").stdout == "uploaded 123\n"
+
+
+# --- top -------------------------------------------------------------------------------------
+
+
+def _millicores(text: str, name: str) -> int:
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == name and fields[1].endswith("m"):
+            return int(fields[1][:-1])
+    return -1
+
+
+def test_top_shows_a_busy_pod_near_one_core(cluster):
+    def busy() -> int:
+        out = cluster.kubectl("top", "pod", "burn", check=False).stdout
+        return _millicores(out, "burn") >= 700
+
+    cluster.wait_for(busy, "kubectl top pod burn ~1 core", timeout=30)
+    nodes = cluster.kubectl("top", "nodes").stdout
+    assert _millicores(nodes, "n1") >= 700, nodes
+    pods = cluster.kubectl("top", "pods").stdout
+    assert _millicores(pods, "ticker") < 300, pods
