@@ -87,6 +87,10 @@ async def ensure_revision(client, owner: dict, revisions: list[dict], template: 
     """The revision of template: an existing equal one, else a new one (created)."""
     found = find(revisions, template)
     if found is not None:
+        latest = next_number(revisions) - 1
+        if found.get("revision", 0) < latest:  # a rollback: the old template is the newest again
+            return await client.patch(REVISIONS, found["metadata"]["name"], {"revision": latest + 1},
+                                      namespace=owner["metadata"]["namespace"])
         return found
     collision = (owner.get("status") or {}).get("collisionCount") or 0
     revision = new_revision(owner, template, number=next_number(revisions), collision_count=collision)

@@ -271,3 +271,9 @@ def test_ttl_not_yet_expired_is_requeued():
     assert client.writes() == [] and controller.clock.pending == 1
     assert expires_at(finished(300)) == datetime.datetime(2024, 1, 1, 12, 4, tzinfo=datetime.timezone.utc)
     assert expires_at(job(ttlSecondsAfterFinished=5)) is None
+
+
+def test_failed_replacement_policy_waits_for_terminating_pods():
+    spec = dict(podFailurePolicy={"rules": []}, podReplacementPolicy="Failed")
+    assert decide(job(**spec), [pod("pi-a", deleting=True)], NOW).create == []
+    assert len(decide(job(), [pod("pi-a", deleting=True, finalizer=False)], NOW).create) == 1

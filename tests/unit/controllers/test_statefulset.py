@@ -123,3 +123,12 @@ def test_revision_hash_is_stable_and_template_sensitive():
     a = revisions.hash_of(revisions.revision_data(TEMPLATE))
     assert a == revisions.hash_of(revisions.revision_data(TEMPLATE)) != revisions.hash_of(revisions.revision_data(NEW_TEMPLATE))
     assert set(a) <= set("bcdfghjklmnpqrstvwxz2456789")
+
+
+def test_rollback_renumbers_the_old_revision():
+    old = revisions.new_revision(sts(), TEMPLATE, number=1)
+    new = revisions.new_revision(sts(), NEW_TEMPLATE, number=2)
+    controller, client = make(StatefulSetController, sts(template=TEMPLATE), old, new)
+    asyncio.run(controller.sync("default/web"))
+    patch = writes(client, "patch")[0]
+    assert (patch.plural, patch.name, patch.body) == ("controllerrevisions", old["metadata"]["name"], {"revision": 3})

@@ -180,5 +180,6 @@ class JobController(Controller):
         for pod in self.pods.store.by_index("namespace", namespace):
             ref = owned.controller_of(pod)
             if ref and ref.get("kind") == "Job" and ref.get("name") == name and core.has_finalizer(pod):
-                if self.jobs.store.get(f"{namespace}/{name}") is None:
+                job = self.jobs.store.get(f"{namespace}/{name}")
+                if job is None or job["metadata"]["uid"] != ref.get("uid"):  # gone, or a new Job of that name
                     await self._remove_finalizer(pod)

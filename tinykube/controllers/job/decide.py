@@ -174,6 +174,9 @@ def _finish(plan: JobPlan, target: tuple[str, str, str], active: list, terminati
 def _manage(job: dict, pods: list[dict], active: list, status: dict, now: datetime.datetime,
             plan: JobPlan) -> None:
     delay = _backoff_left(pods, _failed_count(status), now)
+    if job["spec"].get("podReplacementPolicy") == "Failed":
+        # a terminating pod is replaced only once it is Failed: until then it holds its place
+        active = active + [p for p in pods if owned.is_terminating(p) and core.pod_outcome(job, p) is None]
     if core.is_indexed(job):
         _manage_indexed(job, pods, active, status, plan, creating=delay <= 0)
     else:
