@@ -79,7 +79,9 @@ class RealCluster:
                "--token", token, "--ca-file", f"{self.server.data_dir}/pki/ca.crt",
                "--data-dir", agent.data_dir, "--node-name", name, "--node-ip", agent.node.ip,
                "--host-netns", agent.node.netns_path, "--bridge", f"{self.net.prefix}b",
-               "--pod-cidr", agent.pod_cidr, *agent.extra_args]
+               "--pod-cidr", agent.pod_cidr,
+               # the kubelet API: the node's IP is inside its namespace, the API server is not
+               "--kubelet-address", "127.0.0.1", "--kubelet-port", "0", *agent.extra_args]
         with open(agent.log_path, "ab") as log:
             agent.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
         self.wait_for(lambda: self._node_ready(name), f"node {name} Ready")

@@ -67,7 +67,13 @@ class KubeletServer:
         self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.address, self.port, ssl_context=self._tls(), reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the node still runs pods; logs, exec, ... say the endpoint is missing
+            log.error("the kubelet API cannot listen on %s:%d: %s (see --kubelet-address, --kubelet-port)",
+                      self.address, self.port, exc)
+            self.port = 0
+            return 0
         self.port = site._server.sockets[0].getsockname()[1]
         self.sampling = asyncio.ensure_future(self._sample_forever())
         log.info("kubelet API listening on %s:%d", self.address, self.port)
