@@ -5,7 +5,8 @@ agent's --host-netns) or in this process's own. `NodeSetup` prepares what the ru
 - net.ipv4.conf.all.route_localnet=1, so NodePorts answer on 127.0.0.1 (as kube-proxy);
 - net.bridge.bridge-nf-call-iptables=1 where br_netfilter exists, so a reply from a pod
   to a pod on the same bridge (bridged, not routed) passes conntrack and is un-DNATed;
-- a dummy interface routing the service CIDR: the agent installs an unreachable route for
+- a dummy interface (a bridge with no port where the kernel has no dummy driver) routing
+  the service CIDR: the agent installs an unreachable route for
   the service CIDR (nothing may leave the host), which would make the node's own connects
   to a ClusterIP fail before any nftables hook; a route through a dummy interface wins
   over it (lower metric), lets the output hook DNAT, and drops anything not rewritten —
@@ -37,9 +38,14 @@ class Host:
 
     async def run(self, argv: list[str], stdin: str = "", check: bool = True) -> str:
         proc = await asyncio.create_subprocess_exec(
-            *self.argv(argv), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
-        out, err = await proc.communicate(stdin.encode())
+            *self.argv(argv), stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            out, err = await proc.communicate(stdin.encode() if stdin else None)
+        except (BrokenPipeError, ConnectionResetError, RuntimeError):
+            # the command exited before reading its input (uvloop raises RuntimeError)
+            out, err = b"", b"its input could not be written"
+            await proc.wait()
         if check and proc.returncode != 0:
             raise CommandError(f"{' '.join(argv[:3])}: exit {proc.returncode}: {err.decode(errors='replace').strip()}")
         return out.decode(errors="replace")
@@ -86,7 +92,22 @@ class NodeSetup:
             log.warning("proxy: cannot set route_localnet; NodePorts will not answer on 127.0.0.1")
         if not await self.host.write_sysctl("net/bridge/bridge-nf-call-iptables", "1"):
             log.warning("proxy: no br_netfilter; pod->Service->pod on one bridge needs it")
-        await self.host.run(["ip", "link", "add", self.interface, "type", "dummy"], check=False)
+        try:
+            await self._route()
+        except CommandError as e:
+            log.warning("proxy: no route for the service CIDR (%s); the node itself cannot reach "
+                        "ClusterIPs, pods and NodePorts still work", e)
+
+    async def _route(self) -> None:
+        exists = await self.host.run(["ip", "link", "show", self.interface], check=False)
+        if not exists:
+            # a dummy interface; kernels without the dummy driver get a bridge with no port
+            for kind in ("dummy", "bridge"):
+                try:
+                    await self.host.run(["ip", "link", "add", self.interface, "type", kind])
+                    break
+                except CommandError:
+                    continue
         await self.host.run(["ip", "link", "set", self.interface, "up"])
         await self.host.run(["ip", "route", "replace", self.service_cidr, "dev", self.interface,
                              "proto", str(ROUTE_PROTO)])

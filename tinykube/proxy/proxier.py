@@ -53,7 +53,10 @@ class Proxier:
         task = asyncio.create_task(informers.run(), name="proxy informers")
         try:
             await informers.wait_synced()
-            await self.setup.install()
+            try:
+                await self.setup.install()
+            except Exception:  # a node without some of it still gets its rules
+                log.exception("proxy: preparing the node failed")
             log.info("proxy: caches synced; table ip %s on node %s", self.table, self.node_name)
             self.dirty.set()
             await self._loop()
