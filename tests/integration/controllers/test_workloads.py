@@ -101,6 +101,16 @@ def test_daemonset_puts_one_pod_on_each_node(cluster):
             status["numberMisscheduled"]) == (2, 2, 2, 0)
     assert all(p["metadata"]["labels"].get("controller-revision-hash") for p in pods)
     assert cluster.get("controllerrevisions", selector="app=agent")["items"]
+    assert "successfully rolled out" in cluster.kubectl("rollout", "status", "ds/agent", "--timeout=30s").stdout
+
+    # a rolling update (maxUnavailable 1): every node's pod is replaced by one of the new template
+    cluster.kubectl("patch", "ds", "agent", "--type=merge", "-p",
+                    json.dumps({"spec": {"template": {"metadata": {"annotations": {"version": "2"}}}}}))
+    cluster.kubectl("rollout", "status", "ds/agent", "--timeout=40s", timeout=45)
+    pods = [p for p in cluster.pods("app=agent") if not p["metadata"].get("deletionTimestamp")]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == ["n1", "n2"]
+    assert all(p["metadata"]["annotations"] == {"version": "2"} for p in pods)
+    assert len(cluster.get("controllerrevisions", selector="app=agent")["items"]) == 2
 
 
 STATEFULSET = """
@@ -143,3 +153,4 @@ def test_statefulset_ordered_start_and_partitioned_update(cluster):
     revisions = {p["metadata"]["name"]: p["metadata"]["labels"]["controller-revision-hash"] for p in cluster.pods("app=web")}
     assert revisions == {"web-0": old_revision, "web-1": old_revision, "web-2": status["updateRevision"]}
     assert status["currentRevision"] == old_revision != status["updateRevision"]
+    assert "partitioned roll out complete" in cluster.kubectl("rollout", "status", "sts/web", "--timeout=30s").stdout
