@@ -277,3 +277,27 @@ def test_failed_replacement_policy_waits_for_terminating_pods():
     spec = dict(podFailurePolicy={"rules": []}, podReplacementPolicy="Failed")
     assert decide(job(**spec), [pod("pi-a", deleting=True)], NOW).create == []
     assert len(decide(job(), [pod("pi-a", deleting=True, finalizer=False)], NOW).create) == 1
+
+
+@pytest.mark.parametrize("rules, done, expected", [
+    ([{"succeededIndexes": "0,2"}], "0-1", None),
+    ([{"succeededIndexes": "0,2"}], "0-2", "Matched rules at index 0"),
+    ([{"succeededCount": 5}, {"succeededIndexes": "1-3", "succeededCount": 2}], "2-3", "Matched rules at index 1"),
+    ([{"succeededCount": 2}], "4,9", "Matched rules at index 0"),
+])
+def test_success_policy(rules, done, expected):
+    spec = dict(completions=10, parallelism=10, completionMode="Indexed", successPolicy={"rules": rules})
+    plan = decide(job(**spec, status={"completedIndexes": done}), [pod("pi-0-a", index=0)], NOW)
+    met = [(c["reason"], c["message"]) for c in plan.status.get("conditions") or () if c["type"] == "SuccessCriteriaMet"]
+    assert met == ([("SuccessPolicy", expected)] if expected else [])
+    if expected:
+        assert names_of(plan.delete) == ["pi-0-a"]  # the rest is not needed any more
+
+
+def names_of(pods):
+    return [p["metadata"]["name"] for p in pods]
+
+
+def test_job_managed_by_another_controller_is_left_alone():
+    _, client = sync(JobController, job(managedBy="example.com/other"))
+    assert client.writes() == []

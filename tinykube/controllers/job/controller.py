@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 JOBS, PODS = ("batch/v1", "Job"), ("v1", "Pod")
 OWNER_INDEX = "owner-uid"
+JOB_CONTROLLER = "kubernetes.io/job-controller"
 
 
 class JobController(Controller):
@@ -94,6 +95,8 @@ class JobController(Controller):
             await self._release_orphans(namespace, name)
             self.finalizers_removed.pop(key, None)
             return
+        if job["spec"].get("managedBy", JOB_CONTROLLER) != JOB_CONTROLLER:
+            return  # another controller manages this Job's pods and status (spec.managedBy)
         job = jsonutil.deep_copy(job)
         pods = [p for p in self.pods.store.by_index(OWNER_INDEX, job["metadata"]["uid"]) if owned.owned_by(p, job)]
         job = await self._track(key, job, pods)

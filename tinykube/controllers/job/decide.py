@@ -31,6 +31,8 @@ def decide(job: dict, pods: list[dict], now: datetime.datetime) -> JobPlan:
     if not suspended and not status.get("startTime"):
         status["startTime"] = owned.format_time(now)
     target = _existing_target(status) or _failure(job, pods, status, now, plan)
+    if target is None:
+        target = _success_policy(job, status)
     if target is None and _succeeded(job, status, active):
         target = ("SuccessCriteriaMet", *core.COMPLETIONS_REACHED)
     if target:
@@ -150,6 +152,21 @@ def _succeeded(job: dict, status: dict, active: list) -> bool:
     if n is None:  # work queue style: done once one pod succeeded and none is running
         return succeeded > 0 and not active
     return succeeded >= n
+
+
+def _success_policy(job: dict, status: dict):
+    """The first successPolicy rule the succeeded indexes satisfy (Indexed Jobs only)."""
+    n = core.completions(job) or 0
+    done = indexes.parse_intervals(status.get("completedIndexes"), n)
+    for i, rule in enumerate((job["spec"].get("successPolicy") or {}).get("rules") or ()):
+        wanted = indexes.parse_intervals(rule["succeededIndexes"], n) if rule.get("succeededIndexes") else None
+        if wanted is not None and not wanted:
+            continue  # an unusable index list never matches
+        matched = len(done & wanted) if wanted is not None else len(done)
+        count = rule.get("succeededCount")
+        if (count is None and matched == len(wanted)) or (count is not None and matched >= count):
+            return "SuccessCriteriaMet", "SuccessPolicy", f"Matched rules at index {i}"
+    return None
 
 
 def _finish(plan: JobPlan, target: tuple[str, str, str], active: list, terminating: list,
