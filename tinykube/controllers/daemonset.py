@@ -300,7 +300,10 @@ class DaemonSetController(Controller):
 
     def _owner_key(self, pod: dict) -> str | None:
         ref = owned.controller_of(pod)
-        if ref and ref.get("kind") == "DaemonSet":
+        if ref is None:  # an orphan: every DaemonSet that may adopt it looks
+            for ds in owned.selecting(self.sets.store, pod):
+                self.enqueue(ds)
+        elif ref.get("kind") == "DaemonSet":
             return f"{pod['metadata']['namespace']}/{ref['name']}"
         return None
 
@@ -329,7 +332,8 @@ class DaemonSetController(Controller):
         if ds is None or ds["metadata"].get("deletionTimestamp") or not self.expectations.satisfied(key):
             return
         uid = ds["metadata"]["uid"]
-        pods = [p for p in self.pods.store.by_index(OWNER_INDEX, uid) if owned.owned_by(p, ds)]
+        candidates = self.pods.store.by_index("namespace", ds["metadata"]["namespace"])
+        pods = await owned.claim_pods(self.client, ds, DAEMONSETS, candidates)
         history = [r for r in self.revisions.store.by_index(OWNER_INDEX, uid) if owned.owned_by(r, ds)]
         revision = await revisions.ensure_revision(self.client, ds, history, ds["spec"].get("template"))
         revision_hash = revision["metadata"]["labels"][revisions.HASH_LABEL]

@@ -59,6 +59,13 @@ def selector_matches(owner: dict, obj: dict) -> bool:
     return selector.matches((obj.get("metadata") or {}).get("labels") or {})
 
 
+def selecting(store, obj: dict) -> list[dict]:
+    """The owners in an informer store, in obj's namespace, whose selector matches obj."""
+    namespace = (obj.get("metadata") or {}).get("namespace", "")
+    return [o for o in store.by_index("namespace", namespace) if (o.get("spec") or {}).get("selector")
+            and selector_matches(o, obj)]
+
+
 # --- pods ------------------------------------------------------------------------------
 
 
@@ -116,3 +123,22 @@ def is_available(pod: dict, min_ready_seconds: int, now: datetime.datetime) -> b
         return True
     since = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime"))
     return since is not None and since + datetime.timedelta(seconds=min_ready_seconds) <= now
+
+
+async def claim_pods(client, owner: dict, owner_resource, candidates: list[dict],
+                     member=lambda pod: True) -> list[dict]:
+    """Upstream's ClaimPods: the pods owner controls, after adopting orphans that match its
+    selector (and `member`) and releasing its pods that stopped matching."""
+    from tinykube.controllers import podutil
+
+    selector = podutil.selector_of(owner)
+    md = owner["metadata"]
+
+    async def can_adopt() -> None:
+        fresh = await client.get(owner_resource, md["name"], namespace=md.get("namespace", ""))
+        podutil.recheck_owner(fresh, owner)
+
+    def matches(pod: dict) -> bool:
+        return selector.matches((pod.get("metadata") or {}).get("labels") or {}) and member(pod)
+
+    return await podutil.claim(client, ("v1", "Pod"), owner, candidates, matches, can_adopt)

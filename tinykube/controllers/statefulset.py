@@ -174,7 +174,10 @@ class StatefulSetController(Controller):
 
     def _pod_event(self, pod: dict) -> None:
         ref = owned.controller_of(pod)
-        if ref and ref.get("kind") == "StatefulSet":
+        if ref is None:  # an orphan: every set that may adopt it looks
+            for sts in owned.selecting(self.sets.store, pod):
+                self.enqueue(sts)
+        elif ref.get("kind") == "StatefulSet":
             self.queue.add(f"{pod['metadata']['namespace']}/{ref['name']}")
 
     async def sync(self, key: str) -> None:
@@ -182,7 +185,9 @@ class StatefulSetController(Controller):
         if sts is None or sts["metadata"].get("deletionTimestamp"):
             return
         uid = sts["metadata"]["uid"]
-        pods = [p for p in self.pods.store.by_index(OWNER_INDEX, uid) if owned.owned_by(p, sts)]
+        name, namespace = sts["metadata"]["name"], sts["metadata"]["namespace"]
+        pods = await owned.claim_pods(self.client, sts, SETS, self.pods.store.by_index("namespace", namespace),
+                                      member=lambda p: ordinal_of(name, p) is not None)
         history = [r for r in self.revisions.store.by_index(OWNER_INDEX, uid) if owned.owned_by(r, sts)]
         update_rev = await revisions.ensure_revision(self.client, sts, history, sts["spec"].get("template"))
         update = Revision(update_rev["metadata"]["name"], revisions.template_of(update_rev))

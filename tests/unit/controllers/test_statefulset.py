@@ -132,3 +132,14 @@ def test_rollback_renumbers_the_old_revision():
     asyncio.run(controller.sync("default/web"))
     patch = writes(client, "patch")[0]
     assert (patch.plural, patch.name, patch.body) == ("controllerrevisions", old["metadata"]["name"], {"revision": 3})
+
+
+def test_orphan_pod_of_the_set_is_adopted():
+    orphan = pod(0)
+    orphan["metadata"].pop("ownerReferences")
+    controller, client = make(StatefulSetController, sts(replicas=1), orphan)
+    asyncio.run(controller.sync("default/web"))
+    patch = writes(client, "patch")[0]
+    assert (patch.plural, patch.name) == ("pods", "web-0")
+    assert patch.body["metadata"]["ownerReferences"][0]["uid"] == UID
+    assert [a.plural for a in writes(client, "create")] == ["controllerrevisions"]  # web-0 is not created again
