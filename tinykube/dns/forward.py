@@ -3,7 +3,8 @@
 
 The query's bytes go upstream unchanged but for the message ID (a fresh random one, so
 answers cannot be confused or spoofed by guessing), over UDP for UDP clients and TCP for
-TCP clients; the answer comes back with the client's ID. Upstreams are tried in order,
+TCP clients; an answer to another question is discarded; the answer comes back with the
+client's ID and is cached for its TTL (at most 30 s, answercache.py). Upstreams are tried in order,
 each for `timeout` seconds; when none answers the client gets SERVFAIL. Sockets are
 created in the node's network namespace, so upstreams are reached as the node reaches
 them.
@@ -18,6 +19,8 @@ import socket
 import struct
 
 from tinykube.util import netns
+
+from .answercache import AnswerCache, same_question
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,8 @@ class Forwarder:
         self.upstreams, self.netns_path, self.timeout = upstreams, netns_path, timeout
         self._transports: dict[tuple[str, int], asyncio.DatagramTransport] = {}
         self._pending: dict[int, asyncio.Future] = {}
-        self.stats = {"forwarded": 0, "failed": 0}
+        self.cache = AnswerCache()
+        self.stats = {"forwarded": 0, "failed": 0, "mismatched": 0}
 
     async def close(self) -> None:
         for transport in self._transports.values():
@@ -72,11 +76,19 @@ class Forwarder:
         self._transports.clear()
 
     async def forward(self, query: bytes, *, tcp: bool = False) -> bytes:
-        """The upstream's answer with the client's ID, or SERVFAIL."""
+        """The upstream's answer with the client's ID (from the cache while its TTL
+        lasts), or SERVFAIL."""
+        cached = self.cache.get(query)
+        if cached is not None:
+            return cached
         self.stats["forwarded"] += 1
         for upstream in self.upstreams:
             try:
                 answer = await (self._tcp(upstream, query) if tcp else self._udp(upstream, query))
+                if not same_question(query, answer):
+                    self.stats["mismatched"] += 1  # a stray or spoofed packet: not an answer
+                    continue
+                self.cache.put(query, answer)
                 return query[:2] + answer[2:]
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
                 log.debug("upstream %s:%d: %r", *upstream, exc)

@@ -66,10 +66,11 @@ async def test_udp_tcp_and_forwarding():
     try:
         answer = await _udp_query(port, "web.default.svc.cluster.local")
         assert answer.id == 0x4242 and [r.data for r in answer.answers] == ["10.43.0.20"]
-        for _ in range(3):
-            forwarded = await _udp_query(port, "example.com", ident=7)
+        for name in ("a.example.com", "b.example.com", "c.example.com", "A.example.COM"):
+            forwarded = await _udp_query(port, name, ident=7)
             assert forwarded.id == 7 and [r.data for r in forwarded.answers] == ["192.0.2.1"]
-        assert len(upstream.ids) == 3 and any(i != 7 for i in upstream.ids)  # fresh random IDs upstream
+        assert len(upstream.ids) == 3  # the repeated name came from the cache
+        assert any(i != 7 for i in upstream.ids)  # fresh random IDs upstream
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for ident in (1, 2):  # two queries on one connection
             query = m.encode(m.Message(id=ident, flags=m.RD, questions=[m.Question("web.default.svc.cluster.local", m.A)]))
