@@ -31,6 +31,7 @@ bench:
 	$(VENV)/bin/python bench/pod_startup.py
 	$(VENV)/bin/python bench/scheduler.py
 	$(VENV)/bin/python bench/dns.py
+	$(VENV)/bin/python bench/streams.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,219 @@
+"""Streaming figures: exec round trip, port-forward throughput, log follow latency.
+
+    .venv/bin/python bench/streams.py [--execs 20] [--size-mib 32]
+
+A real cluster (the integration harness: `tinykube server` plus one agent whose pod
+network lives in a throwaway network namespace), the real kubectl.
+  exec      `kubectl exec pod -- true`, end to end (kubectl's own start-up included), and the
+            server-side part alone: a WebSocket client already started opens pods/exec
+            on the API server and waits for the exit status (API server -> agent -> runc).
+  forward   MB/s of an HTTP download through `kubectl port-forward`, against the same
+            download over a direct connection to the pod IP (inside the node's namespace).
+  logs      `kubectl logs -f --timestamps`: from the CRI timestamp the container's monitor
+            gave a line to the moment kubectl printed it.
+Targets (issue 5): exec <= 150 ms, port-forward >= 50 % of direct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pathlib
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import aiohttp  # noqa: E402
+import yaml  # noqa: E402
+
+from tests.e2e.conftest import KUBECTL  # noqa: E402
+from tests.integration.cluster import IMAGE, real_cluster  # noqa: E402
+from tinykube.agent.streams import logs as crilogs  # noqa: E402
+from tinykube.util import netns  # noqa: E402
+
+
+class TmpDirs:
+    """What the harness needs of pytest's tmp_path_factory."""
+
+    def __init__(self):
+        self.base = pathlib.Path(tempfile.mkdtemp(prefix="bench-streams-"))
+
+    def mktemp(self, name: str) -> pathlib.Path:
+        path = self.base / f"{name}{time.monotonic_ns()}"
+        path.mkdir()
+        return path
+
+
+def pod(name: str, script: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+        "nodeName": "n1", "terminationGracePeriodSeconds": 1, "containers": [{
+            "name": "app", "image": IMAGE, "imagePullPolicy": "IfNotPresent",
+            "command": ["/bin/busybox", "sh", "-c", script]}]}}
+
+
+def ms(values: list[float]) -> str:
+    values = sorted(values)
+    p90 = values[int(len(values) * 0.9) - 1] if len(values) >= 10 else values[-1]
+    return f"median {statistics.median(values) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms (n={len(values)})"
+
+
+# --- exec -------------------------------------------------------------------------------------
+
+
+def kubectl_exec(cluster, n: int) -> list[float]:
+    env = {**os.environ, "KUBECONFIG": cluster.server.kubeconfig}
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        subprocess.run([KUBECTL, "exec", "web", "--", "true"], env=env, check=True, capture_output=True)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def kubectl_baseline(cluster, n: int) -> list[float]:
+    """kubectl's start-up and one GET: the part of an exec that is kubectl's own."""
+    env = {**os.environ, "KUBECONFIG": cluster.server.kubeconfig}
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        subprocess.run([KUBECTL, "get", "--raw", "/api/v1/namespaces/default/pods/web"], env=env, check=True,
+                       capture_output=True)
+        out.append(time.perf_counter() - start)
+    return out
+
+
+async def server_exec(cluster, n: int) -> list[float]:
+    with open(cluster.server.kubeconfig) as f:
+        user = yaml.safe_load(f)["users"][0]["user"]
+    tmp = tempfile.mkdtemp(prefix="bench-cert-")
+    import base64
+
+    for key, name in (("client-certificate-data", "c.crt"), ("client-key-data", "c.key")):
+        with open(os.path.join(tmp, name), "wb") as f:
+            f.write(base64.b64decode(user[key]))
+    context = ssl.create_default_context(cafile=f"{cluster.server.data_dir}/pki/ca.crt")
+    context.load_cert_chain(os.path.join(tmp, "c.crt"), os.path.join(tmp, "c.key"))
+    url = f"{cluster.server.url}/api/v1/namespaces/default/pods/web/exec"
+    out = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as session:
+        for _ in range(n):
+            start = time.perf_counter()
+            async with session.ws_connect(url, params=[("command", "true"), ("stdout", "true"), ("stderr", "true")],
+                                          protocols=("v5.channel.k8s.io",)) as ws:
+                async for message in ws:
+                    if message.type == aiohttp.WSMsgType.BINARY and message.data[:1] == b"\x03":
+                        assert json.loads(message.data[1:])["status"] == "Success"
+                        break
+            out.append(time.perf_counter() - start)
+    return out
+
+
+# --- port-forward --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def forwarded_download(cluster, size: int, rounds: int) -> list[float]:
+    port = free_port()
+    proc = subprocess.Popen([KUBECTL, "port-forward", "pod/web", f"{port}:80"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    try:
+        proc.stdout.readline()
+        out = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=120) as r:
+                got = len(r.read())
+            assert got == size, got
+            out.append(size / (time.perf_counter() - start) / 1e6)
+        return out
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def direct_download(netns_path: str, ip: str, size: int, rounds: int) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        reader, writer = await netns.open_connection(netns_path, ip, 80)
+        writer.write(b"GET /big HTTP/1.0\r\nHost: pod\r\n\r\n")
+        total = 0
+        while chunk := await reader.read(1 << 18):
+            total += len(chunk)
+        writer.close()
+        assert total >= size, total
+        out.append(size / (time.perf_counter() - start) / 1e6)
+    return out
+
+
+# --- logs ------------------------------------------------------------------------------------------
+
+
+def follow_latency(cluster, lines: int) -> list[float]:
+    proc = subprocess.Popen([KUBECTL, "logs", "-f", "--timestamps", "--tail=0", "ticker"], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    out = []
+    try:
+        while len(out) < lines:
+            line = proc.stdout.readline()
+            arrived = time.time_ns()
+            stamp = line.split(" ", 1)[0]
+            out.append((arrived - crilogs.parse_time(stamp)) / 1e9)
+        return out
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--execs", type=int, default=20)
+    parser.add_argument("--size-mib", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * 1024 * 1024
+    web = pod("web", f"mkdir -p /www; head -c {size} /dev/zero > /www/big; exec /bin/busybox httpd -f -p 80 -h /www")
+    ticker = pod("ticker", "while true; do echo tick; sleep 0.1; done")
+    with real_cluster(TmpDirs(), nodes=("n1",)) as cluster:
+        cluster.apply("---\n".join(yaml.safe_dump(p) for p in (web, ticker)))
+        for name in ("web", "ticker"):
+            cluster.wait_for(lambda n=name: cluster.pod(n).get("status", {}).get("phase") == "Running",
+                             f"{name} running", timeout=60)
+        cluster.wait_for(lambda: cluster.kubectl("exec", "web", "--", "/bin/busybox", "stat", "-c", "%s", "/www/big",
+                                                 check=False).stdout.strip() == str(size), "the file", timeout=30)
+        kubectl_exec(cluster, 2)  # warm up
+        full = kubectl_exec(cluster, args.execs)
+        base = kubectl_baseline(cluster, args.execs)
+        server = asyncio.run(server_exec(cluster, args.execs))
+        print(f"exec round trip, kubectl exec web -- true:  {ms(full)}")
+        print(f"  kubectl start-up + one GET (its own cost): {ms(base)}")
+        print(f"  server side (API server -> agent -> runc exec -> status): {ms(server)}  target <= 150 ms")
+        pod_ip = cluster.pod("web")["status"]["podIP"]
+        direct = asyncio.run(direct_download(cluster.agents["n1"].node.netns_path, pod_ip, size, args.rounds))
+        forwarded = forwarded_download(cluster, size, args.rounds)
+        d, f = statistics.median(direct), statistics.median(forwarded)
+        print(f"port-forward throughput ({args.size_mib} MiB over HTTP): {f:.0f} MB/s; direct to the pod IP "
+              f"{d:.0f} MB/s; ratio {100 * f / d:.0f} %  target >= 50 %")
+        latency = follow_latency(cluster, 30)
+        print(f"log follow latency (CRI timestamp -> kubectl logs -f output): {ms(latency)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
