@@ -39,6 +39,7 @@ def test_create_job_and_wait_for_complete(cluster):
     pods = cluster.pods("batch.kubernetes.io/job-name=once")
     assert len(pods) == 1 and not pods[0]["metadata"].get("finalizers")  # job-tracking finalizer removed
     assert pods[0]["status"]["phase"] == "Succeeded"
+    assert cluster.kubectl("logs", "job/once").stdout.strip() == "hi"
 
 
 def test_failing_job_reaches_backoff_limit(cluster):
