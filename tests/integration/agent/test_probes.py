@@ -138,16 +138,18 @@ def test_failing_liveness_http_restarts_the_container_in_time(cluster, pods):
     cluster.wait_for(lambda: _running(cluster, "live-http"), "live-http running", timeout=30)
     assert _status(cluster, "live-http")["restartCount"] == 0
     os.unlink(f"{pods['live-http']}/www/healthz")
-    failing_since = time.monotonic()
+    failing_since = time.time()
     cluster.wait_for(lambda: _status(cluster, "live-http").get("restartCount", 0) >= 1
                      and _running(cluster, "live-http"), "a restart after liveness failed", timeout=20)
-    took = time.monotonic() - failing_since
     with open(f"{pods['live-http']}/www/healthz", "w") as f:
         f.write("ok\n")
-    # the target: periodSeconds 1 x failureThreshold 2 + 1 s (measured from the moment the
-    # endpoint starts failing to the new instance seen running; this poll adds < 0.5 s)
+    # the target: periodSeconds 1 x failureThreshold 2 + 1 s, from the moment the endpoint
+    # fails to the new instance's start as the runtime recorded it (ns, not kubectl's polls)
+    uid = cluster.pod("live-http")["metadata"]["uid"]
+    with open(f"{cluster.agents['n1'].data_dir}/runtime/monitors/{uid}_app_1/started") as f:
+        took = int(f.read()) / 1e9 - failing_since
     print(f"liveness failure detected and container restarted in {took:.2f} s (target 3 s)")
-    assert took < 1 * 2 + 1 + 0.5, f"took {took:.2f} s"
+    assert took < 1 * 2 + 1, f"took {took:.2f} s"
     status = _status(cluster, "live-http")
     assert status["lastState"]["terminated"]["exitCode"] in (0, 137, 143)
     messages = [e["message"] for e in _events(cluster, "live-http")]
@@ -211,7 +213,8 @@ def test_sidecar_starts_first_and_outlives_the_app(cluster, pods):
 
 def _log_files(cluster, pod: str) -> list[str]:
     uid = cluster.pod(pod)["metadata"]["uid"]
-    return sorted(glob.glob(f"{cluster.agents['n1'].data_dir}/logs/default_{pod}_{uid}/app/0.log*"))
+    found = glob.glob(f"{cluster.agents['n1'].data_dir}/logs/default_{pod}_{uid}/app/0.log*")
+    return sorted(f for f in found if not f.endswith(".tmp"))
 
 
 def _numbers(path: str) -> list[int]:
@@ -220,13 +223,25 @@ def _numbers(path: str) -> list[int]:
         return [int(line.split(" ")[4]) for line in f if line.split(" ")[3:4] == ["line"]]
 
 
-def test_chatty_container_logs_rotate_without_losing_lines(cluster, pods):
-    cluster.wait_for(lambda: len(_log_files(cluster, "chatty")) >= 3, "two rotations", timeout=20)
+def _log_snapshot(cluster) -> tuple[list[str], list[list[int]]] | None:
+    """The chatty pod's log files (current first, then rotated oldest first) and their
+    line numbers, once the oldest lines were deleted; None while not yet, or when a
+    rotation moved a file while we read."""
     files = _log_files(cluster, "chatty")
+    ordered = sorted(files[1:]) + files[:1]
+    try:
+        numbers = [_numbers(f) for f in ordered]
+    except (OSError, EOFError):
+        return None
+    if len(files) < 2 or not numbers[0] or numbers[0][0] == 1:
+        return None
+    return files, numbers
+
+
+def test_chatty_container_logs_rotate_without_losing_lines(cluster, pods):
+    files, numbers = cluster.wait_for(lambda: _log_snapshot(cluster), "old rotated files removed", timeout=30)
     assert len(files) <= 3, files  # containerLogMaxFiles, the current one included
-    assert files[0].endswith("0.log") and any(f.endswith(".gz") for f in files[1:]) or len(files) == 3
+    assert files[0].endswith("0.log") and any(f.endswith(".gz") for f in files[1:]), files
     # oldest rotated first, the current file last: the numbers run on without a gap
-    ordered = sorted(files[1:]) + [files[0]]
-    numbers = [n for f in ordered for n in _numbers(f)]
-    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), "a line was lost"
-    assert all(os.path.getsize(f) < 16 * 1024 * 8 for f in files if not f.endswith(".gz"))
+    flat = [n for group in numbers for n in group]
+    assert flat == list(range(flat[0], flat[0] + len(flat))), "a line was lost"
