@@ -146,7 +146,18 @@ def test_generate_name_defaults_and_dry_run(core):
     assert pod.status.phase == "Pending" and pod.status.qos_class == "BestEffort"
 
 
-def test_status_and_spec_are_written_separately(server, core):
+@pytest.fixture(scope="module")
+def no_workload_controllers(tmp_path_factory):
+    """A server whose Deployment and ReplicaSet controllers are off, so the test alone
+    writes a Deployment's status."""
+    srv = start_server(tmp_path_factory, "--disable-controllers", "deployment,replicaset")
+    yield srv
+    srv.stop()
+
+
+def test_status_and_spec_are_written_separately(no_workload_controllers):
+    server = no_workload_controllers
+    core = client.CoreV1Api(server.client())
     apps = client.AppsV1Api(server.client())
     n = make_ns(core, "subresources")
     body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
@@ -325,3 +336,24 @@ def test_unknown_fields_warn_by_default_and_fail_when_strict(server):
     assert status == 400
     assert answer["message"] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: '
                                  'strict decoding error: unknown field "bogus"')
+
+
+def test_concurrent_unpinned_patches_all_apply(core):
+    """Patches that carry no resourceVersion are re-applied when another write wins the
+    race (upstream's GuaranteedUpdate); only a pinned resourceVersion gets 409."""
+    n = make_ns(core, "racing-patches")
+    core.create_namespaced_config_map(n, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="race")))
+
+    def label(i: int) -> None:
+        core.patch_namespaced_config_map("race", n, {"metadata": {"labels": {f"k{i}": "v"}}})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(label, range(24)))  # raises if any patch failed
+    labels = core.read_namespaced_config_map("race", n).metadata.labels
+    assert set(labels) == {f"k{i}" for i in range(24)}
+    stale = core.read_namespaced_config_map("race", n)
+    core.patch_namespaced_config_map("race", n, {"data": {"a": "1"}})
+    with pytest.raises(ApiException) as err:
+        core.patch_namespaced_config_map("race", n, {"metadata": {"resourceVersion": stale.metadata.resource_version},
+                                                     "data": {"a": "2"}})
+    assert err.value.status == 409

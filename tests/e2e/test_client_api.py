@@ -113,7 +113,8 @@ async def test_delete_options(api):
 
 async def test_status_subresource(api):
     n = await namespace(api, "status")
-    made = await api.create(POD, pod("s"), namespace=n)
+    # bound to a (made-up) node, so the scheduler does not write this pod's status too
+    made = await api.create(POD, pod("s", node="node-s"), namespace=n)
     made["status"] = {**made["status"], "phase": "Running"}
     made["spec"]["activeDeadlineSeconds"] = 5  # ignored on /status
     after = await api.update_status(POD, made)
