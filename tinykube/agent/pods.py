@@ -98,6 +98,14 @@ class PodWorker:
         self.wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:  # finished, or the agent stops: no probe or kill outlives its worker
+            self.probes.stop_all()
+            for task in self.killing.values():
+                task.cancel()
+
+    async def _loop(self) -> None:
         while not self.finished:
             try:
                 await self.sync()

@@ -120,7 +120,15 @@ def pods(cluster, tmp_path_factory):
                                   "while true; do sleep 0.1; done"),
                    "startupProbe": {"exec": {"command": [BB, "test", "-e", "/ctl/order"]}, "periodSeconds": 1}}],
             policy="Never"),
-        # ~60 KB/s of numbered lines: a rotation every check
+        _pod("exec", _ctl_dir(cluster, tmp_path_factory, "exec"), [{
+            "name": "app", "command": _sh(LOOP), "env": [{"name": "FOO", "value": "bar"}], "workingDir": "/tmp",
+            # exec probes run with the container's env and cwd ...
+            "livenessProbe": {"exec": {"command": _sh('test "$FOO" = bar && test "$(pwd)" = /tmp')},
+                              "periodSeconds": 1, "failureThreshold": 1},
+            # ... and are cut at timeoutSeconds
+            "readinessProbe": {"exec": {"command": _sh("echo slow; sleep 30")}, "periodSeconds": 1,
+                               "timeoutSeconds": 1}}]),
+        # numbered lines, fast: a rotation at every check
         _pod("chatty", _ctl_dir(cluster, tmp_path_factory, "chatty"), [{
             "name": "app", "command": _sh("i=0; while true; do i=$((i+1)); "
                                           "echo \"line $i ................................................\"; "
@@ -209,6 +217,16 @@ def test_sidecar_starts_first_and_outlives_the_app(cluster, pods):
     assert _read(f"{pods['sidecar']}/order").split() == ["side-start", "app-start", "app-end", "side-TERM"]
     side = _status(cluster, "sidecar", "side", init=True)
     assert "terminated" in side["state"], side
+
+
+def test_exec_probes_use_the_containers_env_and_time_out(cluster, pods):
+    def slow_events() -> int:
+        found = [e for e in _events(cluster, "exec") if e["message"].startswith("Readiness probe failed: slow")]
+        return sum(e.get("count", 1) for e in found) >= 3
+
+    cluster.wait_for(slow_events, "timed-out readiness probes", timeout=20)
+    assert _status(cluster, "exec")["restartCount"] == 0 and _status(cluster, "exec")["ready"] is False
+    assert not [e for e in _events(cluster, "exec") if e["message"].startswith("Liveness")]
 
 
 def _log_files(cluster, pod: str) -> list[str]:
