@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -37,10 +38,16 @@ def hook_kind(handler: dict) -> str:
     return next((k for k in ("exec", "httpGet", "sleep", "tcpSocket") if handler.get(k) is not None), "")
 
 
-def exec_failure(command: list[str], container: str, pod: dict, *, exit_code: int, output: str) -> str:
-    error = f"command '{' '.join(command)}' exited with {exit_code}: {output}"
+def exec_failure(command: list[str], container: str, pod: dict, *, exit_code: int, stderr: str,
+                 output: str) -> str:
+    """The CRI client's error names stderr only; the message quotes all output (Go's %q)."""
+    error = f"command '{' '.join(command)}' exited with {exit_code}: {stderr}"
     return (f'Exec lifecycle hook ([{" ".join(command)}]) for Container "{container}" in Pod '
-            f'"{pod_ref(pod)}" failed - error: {error}, message: "{output}"')
+            f'"{pod_ref(pod)}" failed - error: {error}, message: {_go_quote(output)}')
+
+
+def _go_quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def http_failure(path: str, container: str, pod: dict, error: str) -> str:
@@ -59,7 +66,8 @@ async def run_hook(handler: dict, *, pod: dict, container: dict, instance_id: st
             return (f"Exec lifecycle hook ([{' '.join(command)}]) for Container \"{name}\" in Pod "
                     f"\"{pod_ref(pod)}\" failed - error: {exc}, message: \"\"")
         if result.exit_code != 0:
-            return exec_failure(command, name, pod, exit_code=result.exit_code, output=result.output)
+            return exec_failure(command, name, pod, exit_code=result.exit_code,
+                                stderr=result.stderr.decode(errors="replace"), output=result.output)
         return ""
     if kind == "httpGet":
         action = handler["httpGet"]

@@ -128,6 +128,9 @@ def pods(cluster, tmp_path_factory):
             # ... and are cut at timeoutSeconds
             "readinessProbe": {"exec": {"command": _sh("echo slow; sleep 30")}, "periodSeconds": 1,
                                "timeoutSeconds": 1}}]),
+        _pod("poststart-fails", _ctl_dir(cluster, tmp_path_factory, "poststart-fails"), [{
+            "name": "app", "command": _sh(LOOP),
+            "lifecycle": {"postStart": {"exec": {"command": _sh("echo nope; exit 3")}}}}]),
         # numbered lines, fast: a rotation at every check
         _pod("chatty", _ctl_dir(cluster, tmp_path_factory, "chatty"), [{
             "name": "app", "command": _sh("i=0; while true; do i=$((i+1)); "
@@ -217,6 +220,18 @@ def test_sidecar_starts_first_and_outlives_the_app(cluster, pods):
     assert _read(f"{pods['sidecar']}/order").split() == ["side-start", "app-start", "app-end", "side-TERM"]
     side = _status(cluster, "sidecar", "side", init=True)
     assert "terminated" in side["state"], side
+
+
+def test_a_failing_post_start_hook_kills_the_container(cluster, pods):
+    cluster.wait_for(lambda: _status(cluster, "poststart-fails").get("restartCount", 0) >= 1,
+                     "a restart after postStart failed", timeout=20)
+    events = _events(cluster, "poststart-fails")
+    failed = [e["message"] for e in events if e["reason"] == "FailedPostStartHook"]
+    uid = cluster.pod("poststart-fails")["metadata"]["uid"]
+    assert failed[0] == (f'Exec lifecycle hook ([{BB} sh -c echo nope; exit 3]) for Container "app" in Pod '
+                         f'"poststart-fails_default({uid})" failed - error: command \'{BB} sh -c echo nope; exit 3\' '
+                         'exited with 3: , message: "nope\\n"'), failed
+    assert any(e["reason"] == "Killing" and e["message"] == "FailedPostStartHook" for e in events)
 
 
 def test_exec_probes_use_the_containers_env_and_time_out(cluster, pods):

@@ -28,11 +28,11 @@ async def test_exec_hook_success_and_failure_message():
     runc = await running_fake()
     assert await hooks.run_hook({"exec": {"command": ["true"]}}, pod=POD, container=APP, instance_id="c1",
                                 runtime=runc, target=Target("", "10.0.0.1")) == ""
-    runc.exec_results["sh -c exit 3"] = ExecResult(3, b"oops")
+    runc.exec_results["sh -c exit 3"] = ExecResult(3, b"out\n", b"oops")
     message = await hooks.run_hook({"exec": {"command": ["sh", "-c", "exit 3"]}}, pod=POD, container=APP,
                                    instance_id="c1", runtime=runc, target=Target("", "10.0.0.1"))
     assert message == ('Exec lifecycle hook ([sh -c exit 3]) for Container "app" in Pod "web_default(u1)" '
-                       "failed - error: command 'sh -c exit 3' exited with 3: oops, message: \"oops\"")
+                       "failed - error: command 'sh -c exit 3' exited with 3: oops, message: \"out\\noops\"")
 
 
 async def test_http_hook_failure_names_the_path():
