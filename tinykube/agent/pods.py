@@ -87,7 +87,7 @@ class PodWorker:
         self.published: dict[str, dict] = {}  # volume -> the files last written to it
         self.finished = False
         self.probes = ProbeManager(runtime=ctx.runc, target=self._probe_target, on_change=self.wake.set,
-                                   record_event=lambda t, r, m, c: self._event(t, r, m, _field_path(c)))
+                                   record_event=lambda t, r, m, c: self._event(t, r, m, self._field_path(c)))
         self.killing: dict[str, asyncio.Task] = {}  # instance -> its kill (probe or hook failure)
         self.apps_done = False  # a Job-like pod's app containers finished: sidecars stop for good
         self.next_rotation = 0.0
@@ -126,6 +126,13 @@ class PodWorker:
     def _poll_seconds(self) -> float:
         phase = (self.pod or {}).get("status", {}).get("phase")
         return IDLE_SECONDS if phase in (ps.SUCCEEDED, ps.FAILED) else POLL_SECONDS
+
+    def _field_path(self, container: dict) -> str:
+        """spec.initContainers{name} for init containers and sidecars, as the kubelet says."""
+        inits = (self.pod or {}).get("spec", {}).get("initContainers") or []
+        if any(c.get("name") == container.get("name") for c in inits):
+            return f"spec.initContainers{{{container['name']}}}"
+        return _field_path(container)
 
     def _event(self, kind: str, reason: str, message: str, field_path: str = "") -> None:
         if self.pod is not None:
@@ -320,7 +327,7 @@ class PodWorker:
             if self.waiting.get(name, ("",))[0] != "CrashLoopBackOff":
                 self._event("Warning", "BackOff", "Back-off restarting failed container "
                             f"{name} in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}"
-                            f"({self.uid})", _field_path(container))
+                            f"({self.uid})", self._field_path(container))
             self.waiting[name] = ("CrashLoopBackOff", message)
             return ps.ContainerState(name, reason="CrashLoopBackOff", message=message,
                                      last_terminated=terminated, restart_count=latest.attempt,
@@ -366,7 +373,7 @@ class PodWorker:
                                                     if isinstance(exc, (EnvError, CreateContainerConfigError))
                                                     else "CreateContainerError")
             if not isinstance(exc, image_errors.ImageError):
-                self._event("Warning", "Failed", f"Error: {exc}", _field_path(container))
+                self._event("Warning", "Failed", f"Error: {exc}", self._field_path(container))
             self.waiting[name] = (reason, str(exc))
             return ps.ContainerState(name, reason=reason, message=str(exc), last_terminated=previous,
                                      restart_count=max(0, instance.attempt - 1) if previous else 0,
@@ -381,7 +388,7 @@ class PodWorker:
         await ctx.image_manager.ensure_image(image, pod_uid=self.uid,
                                              policy=container.get("imagePullPolicy", ""),
                                              pull_secrets=secrets,
-                                             record_event=lambda t, r, m: self._event(t, r, m, _field_path(container)))
+                                             record_event=lambda t, r, m: self._event(t, r, m, self._field_path(container)))
         env = container_env(container, self._as_running(pod), configmaps=_Lookup(ctx.configmaps, pod["metadata"]["namespace"]),
                             secrets=_Lookup(ctx.secrets, pod["metadata"]["namespace"]),
                             node_allocatable=ctx.allocatable)
@@ -397,13 +404,13 @@ class PodWorker:
                               runtime=ctx.runtime_config, passwd=_read_text(rootfs, "etc/passwd"),
                               group=_read_text(rootfs, "etc/group"))
         for warning in spec.warnings:
-            self._event("Warning", "UnsupportedField", warning, _field_path(container))
+            self._event("Warning", "UnsupportedField", warning, self._field_path(container))
         ctr.write_bundle(bundle, spec.config)
         os.makedirs(os.path.dirname(self.dirs.log(instance)), exist_ok=True)
         await ctx.runc.create(str(instance), bundle, log_path=self.dirs.log(instance))
-        self._event("Normal", "Created", f"Created container {container['name']}", _field_path(container))
+        self._event("Normal", "Created", f"Created container {container['name']}", self._field_path(container))
         await ctx.runc.start(str(instance))
-        self._event("Normal", "Started", f"Started container {container['name']}", _field_path(container))
+        self._event("Normal", "Started", f"Started container {container['name']}", self._field_path(container))
         await self._post_start(pod, container, instance)
 
     def _as_running(self, pod: dict) -> dict:
@@ -495,7 +502,7 @@ class PodWorker:
         key = str(instance)
         if key in self.killing:
             return
-        self._event("Normal", "Killing", kill_message(container["name"], probe_type), _field_path(container))
+        self._event("Normal", "Killing", kill_message(container["name"], probe_type), self._field_path(container))
         grace = self.probes.probe_grace(key, probe_type)
         grace = float(grace) if grace is not None else _spec_grace(self.pod)
         task = asyncio.create_task(self._kill(self.pod, container, instance, grace))
@@ -516,7 +523,7 @@ class PodWorker:
         message = await hooks.run_hook(handler, pod=pod, container=container, instance_id=str(instance),
                                        runtime=self.ctx.runc, target=self._probe_target())
         if message:
-            self._event("Warning", failure_reason, message, _field_path(container))
+            self._event("Warning", failure_reason, message, self._field_path(container))
         return message
 
     async def _post_start(self, pod: dict, container: dict, instance: ctr.InstanceId) -> None:
@@ -527,7 +534,7 @@ class PodWorker:
             return
         message = await self._hook(pod, container, instance, handler, "FailedPostStartHook")
         if message:
-            self._event("Normal", "Killing", "FailedPostStartHook", _field_path(container))
+            self._event("Normal", "Killing", "FailedPostStartHook", self._field_path(container))
             await self._kill(pod, container, instance, _spec_grace(pod))
             raise _PostStartFailed(message)
 
