@@ -49,6 +49,12 @@ GOLDEN_CLUSTER_IP = """\
   map no-endpoint-nodeports {
     type inet_proto . inet_service : verdict
   }
+  map single-endpoint {
+    type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+  }
+  set single-endpoint-hairpin {
+    type ipv4_addr . ipv4_addr . inet_proto . inet_service
+  }
   chain sep-M7GX5OZP-default/web/tcp/http__10.42.0.5/8080 {
     ip saddr 10.42.0.5 jump mark-for-masquerade
     meta l4proto tcp dnat to 10.42.0.5:8080
@@ -65,6 +71,50 @@ GOLDEN_CLUSTER_IP = """\
 }"""
 
 
+def dnat_targets(text: str) -> list[str]:
+    """The endpoint IPs the table DNATs to: endpoint chains and single-endpoint elements."""
+    chains = [line.split()[-1].split(":")[0] for line in text.splitlines() if " dnat to 10." in line]
+    single = text.split("map single-endpoint {")[1].split("}")[0]
+    return chains + [element.split(" : ")[1].split(" . ")[0] for element in single.split("= {")[1:]]
+
+
+GOLDEN_SINGLE_ENDPOINT = """\
+  map single-endpoint {
+    type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+    elements = { 10.43.0.21 . udp . 80 : 10.42.0.6 . 8080,
+      10.43.0.20 . tcp . 80 : 10.42.0.5 . 8080 }
+  }
+  set single-endpoint-hairpin {
+    type ipv4_addr . ipv4_addr . inet_proto . inet_service
+    elements = { 10.42.0.6 . 10.43.0.21 . udp . 80,
+      10.42.0.5 . 10.43.0.20 . tcp . 80 }
+  }
+}"""
+
+
+def test_golden_single_endpoint_cluster_ips_are_map_elements_not_chains():
+    udp = svc("dns", ip="10.43.0.21")
+    udp["spec"]["ports"][0]["protocol"] = "UDP"
+    text = r.render([svc("web"), udp], [eps("web", ("10.42.0.5", True, True, False, "n1")),
+                                         eps("dns", ("10.42.0.6", True, True, False, "n1"), protocol="UDP")],
+                    "n1", cluster_cidr="10.42.0.0/16")
+    assert "chain svc-" not in text and "chain sep-" not in text and "goto svc-" not in text
+    assert text.endswith(GOLDEN_SINGLE_ENDPOINT + "\n")
+    shared = text.split("  chain single-endpoint {\n")[1].split("  }")[0]
+    assert shared.splitlines()[0] == "    ip saddr != 10.42.0.0/16 jump mark-for-masquerade"
+
+
+@pytest.mark.parametrize("extra", [
+    {"sessionAffinity": "ClientIP"}, {"type": "NodePort"}, {"externalIPs": ["198.18.0.9"]},
+])
+def test_single_endpoint_with_affinity_node_port_or_external_ips_keeps_its_chains(extra):
+    service = svc("web", **extra)
+    if extra.get("type") == "NodePort":
+        service["spec"]["ports"][0]["nodePort"] = 30001
+    text = r.render([service], [eps("web", ("10.42.0.5", True, True, False, "n1"))], "n1")
+    assert "chain svc-" in text and dnat_targets(text) == ["10.42.0.5"]
+
+
 def test_golden_cluster_ip_with_two_ready_endpoints():
     text = r.render([svc("web")], [eps("web", ("10.42.0.6", True, True, False, "n2"),
                                         ("10.42.0.5", True, True, False, "n1"),
@@ -77,7 +127,7 @@ def test_no_endpoints_rejects_both_cluster_ip_and_node_port():
     text = r.render([svc("web", type_="NodePort", node_port=30001)], [], "n1")
     assert "elements = { 10.43.0.20 . tcp . 80 : goto reject-chain }" in text
     assert "elements = { tcp . 30001 : goto reject-chain }" in text
-    assert "dnat" not in text
+    assert dnat_targets(text) == []
 
 
 @pytest.mark.parametrize("endpoints, used", [
@@ -87,7 +137,7 @@ def test_no_endpoints_rejects_both_cluster_ip_and_node_port():
 ])
 def test_ready_endpoints_or_serving_terminating_ones_when_none_is_ready(endpoints, used):
     text = r.render([svc("web")], [eps("web", *endpoints)], "n1")
-    assert [line.split()[-1].split(":")[0] for line in text.splitlines() if "dnat to" in line] == used
+    assert dnat_targets(text) == used
 
 
 def test_node_port_cluster_policy_masquerades_and_local_policy_keeps_local_endpoints():
@@ -133,12 +183,13 @@ def test_udp_and_load_balancer_ingress():
 
 
 def test_transaction_deletes_what_is_gone_and_keeps_the_rest():
+    two_eps = ("10.42.0.6", True, True, False, "n1"), ("10.42.0.7", True, True, False, "n1")
     one = r.render([svc("a"), svc("b", ip="10.43.0.21")], [eps("a", ("10.42.0.5", True, True, False, "n1")),
-                                                           eps("b", ("10.42.0.6", True, True, False, "n1"))], "n1")
+                                                           eps("b", *two_eps)], "n1")
     two = r.render([svc("a")], [eps("a", ("10.42.0.5", True, True, False, "n1"))], "n1")
     script = r.transaction(two, "tinykube", one)
     deleted = [line for line in script.splitlines() if line.startswith("delete chain")]
-    assert len(deleted) == 2 and all("default/b/" in line for line in deleted)
+    assert len(deleted) == 3 and all("default/b/" in line for line in deleted)  # svc- and 2 sep-
     assert script.index("flush map ip tinykube service-ips") < script.index("delete chain")
     assert r.transaction(two, "tinykube", None).startswith("table ip tinykube {}\ndelete table ip tinykube\n")
 
