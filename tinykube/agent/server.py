@@ -172,10 +172,15 @@ class KubeletServer:
         worker, container = self._worker(request), request.match_info["container"]
         instance = self._running_instance(worker, container)
         ws = await _accept_channels(request)
+        q, socket_path = request.query, str(self.agent.ctx.runc.monitor_dir(str(instance)) / "attach.sock")
+        stdout, stderr = _flag(q.get("stdout", "true")), _flag(q.get("stderr", "true"))
         try:
-            await attaching.attach(ws, log_path=worker.dirs.log(instance), running=lambda: self._running(instance),
-                                   stdout=_flag(request.query.get("stdout", "true")),
-                                   stderr=_flag(request.query.get("stderr", "true")))
+            if os.path.exists(socket_path):  # a stdin or tty container (its monitor serves it)
+                await attaching.attach_monitor(ws, socket_path=socket_path, running=lambda: self._running(instance),
+                                               stdin=_flag(q.get("stdin")), stdout=stdout, stderr=stderr)
+            else:
+                await attaching.attach(ws, log_path=worker.dirs.log(instance), running=lambda: self._running(instance),
+                                       stdout=stdout, stderr=stderr)
         finally:
             await ws.close()
         return ws

@@ -21,6 +21,12 @@ Protocol with the agent (runc.py):
   files in SHIM_DIR: monitor.pid, container.pid (runc's --pid-file), runc.log (runc's
           own JSON log), exit.json (last, atomically).
   signals: SIGHUP reopens the log file (after rotation: CRI ReopenContainerLog).
+  STDIO (optional, only for containers with `stdin` or `tty`): "tty", "stdin", "once"
+          joined by commas. Then the monitor also serves SHIM_DIR/attach.sock (class
+          Attach): a tty container gets a pseudo-terminal (runc --console-socket; the
+          monitor keeps the master), a stdin container a pipe whose write end the monitor
+          keeps; attach clients read the output, write stdin and resize the terminal.
+          Without STDIO nothing of this is loaded and stdin is /dev/null.
 
 The agent starts it as `python -I -S -c "...; import monitor; monitor.main(...)"` (cached
 bytecode, no site, no environment) and it imports only built-in modules (no json, re or
@@ -174,6 +180,7 @@ class Monitor:
     def __init__(self, argv: list):
         self.runc, self.root, self.id, self.bundle, self.dir, self.log_path = argv[:6]
         self.memory_dir = argv[6] if len(argv) > 6 else ""
+        self.attach = Attach(self.dir, argv[7]) if len(argv) > 7 and argv[7] else None
         self.pid = 0          # the container's init
         self.status = None    # its wait status, once reaped
         self.lost = False     # it ended without being our child: status unknowable
@@ -205,12 +212,13 @@ class Monitor:
 
     # -- runc create
 
-    def create(self, stdout_w: int, stderr_w: int) -> int:
+    def create(self, stdout_w: int, stderr_w: int, stdin_r: int = -1, console: str = "") -> int:
         """Run `runc create` with the container's stdio; its exit code."""
         devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-        actions = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, stdout_w, 1),
-                   (os.POSIX_SPAWN_DUP2, stderr_w, 2)]
-        argv = self.runc_argv("create", "--bundle", self.bundle,
+        actions = [(os.POSIX_SPAWN_DUP2, devnull if stdin_r < 0 else stdin_r, 0),
+                   (os.POSIX_SPAWN_DUP2, stdout_w, 1), (os.POSIX_SPAWN_DUP2, stderr_w, 2)]
+        extra = ("--console-socket", console) if console else ()
+        argv = self.runc_argv("create", "--bundle", self.bundle, *extra,
                               "--pid-file", self.path("container.pid"), self.id)
         child = os.posix_spawn(self.runc, argv, os.environ, file_actions=actions)
         os.close(devnull)
@@ -262,18 +270,24 @@ class Monitor:
         poller = select.poll()
         for fd in list(streams) + [self.wake_r]:
             poller.register(fd, select.POLLIN)
+        if self.attach is not None:
+            self.attach.register(poller)
         self.reap()
         while streams and not self.drained():
             events = poller.poll(100 if self.ended() else 1000)
             if not events:
                 self.reap()  # a safety net: SIGCHLD is what normally wakes us
-            for fd, _ in events:
+            for fd, event in events:
                 if fd == self.wake_r:
                     self.on_signals(log)
+                elif self.attach is not None and self.attach.owns(fd):
+                    self.attach.on_event(fd, event)
                 else:
                     self.on_output(log, streams, poller, fd)
         for stream in streams.values():
             log.end(stream)
+        if self.attach is not None:
+            self.attach.close()
         while not self.ended():  # both pipes closed early: wait for the init itself
             self.wait_signal(log)
 
@@ -290,9 +304,13 @@ class Monitor:
         self.reap()
 
     def on_output(self, log: CriLog, streams: dict, poller, fd: int) -> None:
-        data = os.read(fd, 65536)
+        data = os.read(fd, 65536) if self.attach is None else self.attach.read(fd)
         if data:
             log.feed(streams[fd], data)
+            if self.attach is not None:
+                self.attach.broadcast(streams[fd], data)
+            return
+        if data is None:  # attach mode: a non-blocking terminal with nothing to read
             return
         log.end(streams.pop(fd))
         poller.unregister(fd)
@@ -357,6 +375,8 @@ class Monitor:
     def start_container(self) -> dict | None:
         """`runc create` with pipes for stdout and stderr: {read end: stream name}, or
         None when runc failed (recorded and reported)."""
+        if self.attach is not None:
+            return self.start_attachable(self.attach)
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         code = self.create(out_w, err_w)
@@ -368,6 +388,247 @@ class Monitor:
         with open(self.path("container.pid")) as f:
             self.pid = int(f.read().strip())
         return {out_r: b"stdout", err_r: b"stderr"}
+
+    def start_attachable(self, attach: "Attach") -> dict | None:
+        """start_container for a stdin or tty container: a stdin pipe, or the terminal
+        runc sends us on the console socket (whose output is all stdout, as in the CRI)."""
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        stdin_r = -1
+        if attach.stdin and not attach.tty:
+            stdin_r, attach.stdin_fd = os.pipe2(os.O_CLOEXEC)
+        console = attach.console_socket() if attach.tty else ""
+        code = self.create(out_w, err_w, stdin_r, console)
+        for fd in (out_w, err_w, stdin_r):
+            if fd >= 0:
+                os.close(fd)
+        if code != 0:
+            self.create_failed(self.create_error(err_r))
+            return None
+        with open(self.path("container.pid")) as f:
+            self.pid = int(f.read().strip())
+        attach.listen()
+        if not attach.tty:
+            return {out_r: b"stdout", err_r: b"stderr"}
+        os.close(out_r)  # runc's own output: the container writes to the terminal
+        os.close(err_r)
+        master = attach.receive_console()
+        return {master: b"stdout"}
+
+
+# --- attach: stdin and the terminal (only for containers with stdin or tty) ---------------
+
+# Frames on attach.sock, both ways: kind (1 byte), length (4 bytes, big endian), payload.
+# To clients: 1 stdout, 2 stderr. From clients: 0 stdin (an empty one first says the
+# client attaches stdin), 4 resize (columns, rows: 2 bytes each), 255 stdin ended.
+STDIN, STDOUT, STDERR, RESIZE, CLOSE = 0, 1, 2, 4, 255
+MAX_PENDING = 4 << 20   # a client this far behind is disconnected, never waited for
+
+
+def encode_frame(kind: int, data: bytes) -> bytes:
+    return bytes((kind,)) + len(data).to_bytes(4, "big") + data
+
+
+def take_frames(buffer: bytearray) -> list:
+    """The complete frames at the start of `buffer` as (kind, payload), removed from it."""
+    frames = []
+    while len(buffer) >= 5:
+        end = 5 + int.from_bytes(buffer[1:5], "big")
+        if len(buffer) < end:
+            break
+        frames.append((buffer[0], bytes(buffer[5:end])))
+        del buffer[:end]
+    return frames
+
+
+def short_path(dir_fd: int, name: str) -> str:
+    """A path to DIR/name that fits a unix socket address (108 bytes) however long DIR is."""
+    return f"/proc/{os.getpid()}/fd/{dir_fd}/{name}"
+
+
+class Client:
+    def __init__(self, fd: int):
+        self.fd, self.inbox, self.outbox, self.stdin = fd, bytearray(), bytearray(), False
+
+
+class Attach:
+    """The container's stdin (pipe or terminal master) and its attach clients."""
+
+    def __init__(self, directory: str, mode: str):
+        words = mode.split(",")
+        self.tty, self.stdin, self.once = "tty" in words, "stdin" in words, "once" in words
+        self.dir_fd = os.open(directory, os.O_PATH | os.O_CLOEXEC)
+        self.stdin_fd = -1           # where stdin goes; -1: closed or none
+        self.listener = self.console = None
+        self.clients = {}            # fd -> Client
+        self.poller = None
+
+    def bind(self, name: str):
+        import _socket
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        path = short_path(self.dir_fd, name)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        sock.listen(16)
+        return sock
+
+    def console_socket(self) -> str:
+        self.console = self.bind("console.sock")
+        return short_path(self.dir_fd, "console.sock")
+
+    def receive_console(self) -> int:
+        """The terminal master runc sent while creating the container (SCM_RIGHTS)."""
+        import _socket
+        self.console.settimeout(10)
+        fd, _ = self.console._accept()
+        conn = _socket.socket(fileno=fd)
+        conn.settimeout(10)
+        _, ancillary, _, _ = conn.recvmsg(4096, _socket.CMSG_SPACE(4))
+        conn.close()
+        self.console.close()
+        os.unlink(short_path(self.dir_fd, "console.sock"))
+        master = int.from_bytes(ancillary[0][2][:4], sys.byteorder)
+        os.set_inheritable(master, False)
+        os.set_blocking(master, False)
+        if self.stdin:
+            self.stdin_fd = master
+        self.master = master
+        return master
+
+    def listen(self) -> None:
+        if self.stdin_fd >= 0:
+            os.set_blocking(self.stdin_fd, False)
+        self.listener = self.bind("attach.sock")
+        self.listener.setblocking(False)
+
+    def register(self, poller) -> None:
+        self.poller = poller
+        poller.register(self.listener.fileno(), select.POLLIN)
+
+    def owns(self, fd: int) -> bool:
+        return fd in self.clients or fd == self.listener.fileno()
+
+    def read(self, fd: int):
+        """Container output from a pipe or the terminal: b"" at its end (EIO on a
+        terminal nobody holds any more), None when there is nothing yet."""
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return None
+        except OSError:
+            data = b""
+        if not data and fd == self.stdin_fd:
+            self.stdin_fd = -1  # the terminal closes with it
+        return data
+
+    def on_event(self, fd: int, event: int) -> None:
+        if fd == self.listener.fileno():
+            try:
+                conn, _ = self.listener._accept()
+            except OSError:
+                return
+            os.set_blocking(conn, False)
+            self.clients[conn] = Client(conn)
+            self.poller.register(conn, select.POLLIN)
+            return
+        client = self.clients[fd]
+        if event & select.POLLOUT:
+            self.flush(client)
+        if event & (select.POLLIN | select.POLLHUP | select.POLLERR):
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.drop(client)
+                return
+            client.inbox += data
+            for kind, payload in take_frames(client.inbox):
+                self.on_frame(client, kind, payload)
+
+    def on_frame(self, client: Client, kind: int, payload: bytes) -> None:
+        if kind == STDIN:
+            client.stdin = True
+            if payload and self.stdin_fd >= 0:
+                try:
+                    os.write(self.stdin_fd, payload)  # a full pipe drops input rather than block
+                except OSError:
+                    pass
+        elif kind == RESIZE and self.tty and len(payload) == 4:
+            import fcntl
+            import termios
+            columns, rows = int.from_bytes(payload[:2], "big"), int.from_bytes(payload[2:], "big")
+            size = rows.to_bytes(2, sys.byteorder) + columns.to_bytes(2, sys.byteorder) + bytes(4)
+            try:
+                fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+            except OSError:
+                pass
+        elif kind == CLOSE and client.stdin:
+            self.stdin_ended()
+
+    def stdin_ended(self) -> None:
+        """stdinOnce: stdin closes when the first attach session's stdin ends. A pipe is
+        closed; a terminal gets its end-of-file character (the master stays for output)."""
+        if not self.once or self.stdin_fd < 0:
+            return
+        if self.tty:
+            try:
+                os.write(self.stdin_fd, b"\x04")
+            except OSError:
+                pass
+        else:
+            os.close(self.stdin_fd)
+        self.stdin_fd = -1
+
+    def broadcast(self, stream: bytes, data: bytes) -> None:
+        message = encode_frame(STDOUT if stream == b"stdout" else STDERR, data)
+        for client in list(self.clients.values()):
+            client.outbox += message
+            self.flush(client)
+
+    def flush(self, client: Client) -> None:
+        try:
+            sent = os.write(client.fd, client.outbox) if client.outbox else 0
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.drop(client)
+            return
+        del client.outbox[:sent]
+        if len(client.outbox) > MAX_PENDING:
+            self.drop(client)
+            return
+        self.poller.modify(client.fd, select.POLLIN | (select.POLLOUT if client.outbox else 0))
+
+    def drop(self, client: Client) -> None:
+        if self.clients.pop(client.fd, None) is None:
+            return
+        self.poller.unregister(client.fd)
+        os.close(client.fd)
+        if client.stdin:
+            self.stdin_ended()
+
+    def close(self) -> None:
+        """The container is gone: clients see the end of their connection."""
+        for client in list(self.clients.values()):
+            try:  # what is queued and fits the socket's buffer still reaches them
+                os.write(client.fd, client.outbox)
+            except OSError:
+                pass
+            self.clients.pop(client.fd)
+            os.close(client.fd)
+        if self.listener is not None:
+            self.listener.close()
+            try:
+                os.unlink(short_path(self.dir_fd, "attach.sock"))
+            except OSError:
+                pass
 
 
 def report(line: str) -> None:

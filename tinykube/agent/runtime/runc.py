@@ -41,6 +41,27 @@ POLL_SECONDS = 0.02          # how often wait() looks for the exit record
 UNKNOWN_EXIT_CODE = 255      # containerd's code for an exit nobody saw
 
 
+STDIN_ANNOTATION, STDIN_ONCE_ANNOTATION = "tinykube.io/stdin", "tinykube.io/stdin-once"
+
+
+def stdio_mode(config: dict) -> str:
+    """The monitor's STDIO argument for a bundle's config.json: "" for a plain container,
+    else "tty", "stdin", "once" joined by commas (spec.py writes the stdin annotations)."""
+    annotations = config.get("annotations") or {}
+    words = [word for word, on in (("tty", (config.get("process") or {}).get("terminal")),
+                                   ("stdin", annotations.get(STDIN_ANNOTATION) == "true"),
+                                   ("once", annotations.get(STDIN_ONCE_ANNOTATION) == "true")) if on]
+    return ",".join(words)
+
+
+def _read_config(bundle) -> dict:
+    try:
+        with open(Path(bundle) / "config.json", "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:  # runc itself will say so
+        return {}
+
+
 class Runc:
     def __init__(self, state_dir: str | os.PathLike, *, binary: str = "runc",
                  python: str = sys.executable, cgroups=None, create_timeout: float = 60.0):
@@ -67,6 +88,8 @@ class Runc:
         argv = [self.python, "-I", "-S", "-c", MONITOR_STUB, self.binary, str(self.root), id,
                 os.path.abspath(bundle), str(directory), os.path.abspath(log_path),
                 self._memory_dir(bundle)]
+        if stdio := stdio_mode(_read_config(bundle)):  # only stdin / tty containers get one
+            argv.append(stdio)
         try:
             line = await asyncio.wait_for(self._spawn_monitor(argv, directory), self.create_timeout)
         except TimeoutError:
@@ -113,9 +136,12 @@ class Runc:
     def _memory_dir(self, bundle) -> str:
         if self.cgroups is None:
             return ""
-        with open(Path(bundle) / "config.json", "rb") as f:
-            path = (json.load(f).get("linux") or {}).get("cgroupsPath", "")
+        path = (_read_config(bundle).get("linux") or {}).get("cgroupsPath", "")
         return (self.cgroups.memory_dir(path) or "") if path else ""
+
+    def attach_socket(self, id: str) -> Path:
+        """The monitor's attach socket (only stdin / tty containers have one)."""
+        return self.monitor_dir(id) / "attach.sock"
 
     async def start(self, id: str) -> None:
         await self._run("start", id)

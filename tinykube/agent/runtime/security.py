@@ -113,8 +113,6 @@ def _container_warnings(pod: Mapping, container: Mapping) -> list[str]:
                    "the container runs without an AppArmor profile")
     if effective(pod, container, "seLinuxOptions"):
         out.append("seLinuxOptions are not supported yet; no SELinux label is applied")
-    if container.get("tty") or container.get("stdin"):
-        out.append("tty and stdin are not supported yet; the container's stdin is /dev/null")
     return out
 
 

@@ -57,7 +57,7 @@ def _process(pod, container, image: ImageConfig, env, sandbox: SandboxPaths,
     user = users.resolve_user(pod, container, image.user, passwd=passwd, group=group)
     caps = security.capabilities(container, runtime.all_capabilities)
     out = {
-        "terminal": False,
+        "terminal": bool(container.get("tty")),  # the monitor gets the terminal (--console-socket)
         "user": user.to_oci(),
         "args": args,
         "env": process.process_env(hostname=sandbox.hostname, image_env=image.env, container_env=env),
@@ -124,6 +124,9 @@ def _annotations(pod: Mapping, container: Mapping) -> dict:
         "io.kubernetes.cri.sandbox-name": meta.get("name", ""),
         "io.kubernetes.cri.sandbox-namespace": meta.get("namespace", ""),
         "io.kubernetes.cri.sandbox-uid": meta.get("uid", ""),
+        # the monitor keeps a stdin pipe for these (runc.stdio_mode); absent when false
+        **({"tinykube.io/stdin": "true"} if container.get("stdin") else {}),
+        **({"tinykube.io/stdin-once": "true"} if container.get("stdin") and container.get("stdinOnce") else {}),
     }
 
 

@@ -78,7 +78,6 @@ def test_sysctls():
     ({}, c(seccompProfile={"type": "Localhost", "localhostProfile": "p.json"}), "seccompProfile type Localhost"),
     ({}, c(appArmorProfile={"type": "RuntimeDefault"}), "appArmorProfile type RuntimeDefault"),
     ({"seLinuxOptions": {"level": "s0:c1"}}, {"name": "c"}, "seLinuxOptions are not supported yet"),
-    ({}, {"name": "c", "tty": True}, "tty and stdin are not supported yet"),
 ])
 def test_what_is_not_supported_is_a_warning(psc, container, fragment):
     found = warnings({"spec": {"securityContext": psc}}, container)
