@@ -49,10 +49,12 @@ def cluster(tmp_path_factory):
     with real_cluster(tmp_path_factory, nodes=("n1",)) as c:
         ctl = str(tmp_path_factory.mktemp("ctl-once"))
         os.chmod(ctl, 0o777)
+        tty = _pod("tty", "")
+        tty["spec"]["containers"][0].update(command=[BB, "sh"], stdin=True, tty=True)
         pods = [_pod("ticker", TICKER), _pod("multi", TICKER, containers=("a", "b")), _pod("web", WEB),
-                _pod("burn", "while true; do :; done"), _pod("once", ONCE, volume=ctl)]
+                _pod("burn", "while true; do :; done"), _pod("once", ONCE, volume=ctl), tty]
         c.apply("---\n".join(yaml.safe_dump(p) for p in pods))
-        for name in ("ticker", "multi", "web", "burn"):
+        for name in ("ticker", "multi", "web", "burn", "tty"):
             c.wait_for(lambda n=name: _running(c, n), f"pod {name} running", timeout=60)
         yield c
 
@@ -174,6 +176,59 @@ def test_exec_interactive_terminal_with_resize(cluster, tmp_path):
                                                 capture_output=True).returncode != 0, "the session to end")
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+class Tmux:
+    """A kubectl command in a detached tmux session: a real terminal to type into."""
+
+    def __init__(self, cluster, command: str):
+        self.cluster, self.tmux = cluster, ["tmux", "-L", f"tkstreams{os.getpid()}"]
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
+                        f"env KUBECONFIG={cluster.server.kubeconfig} {KUBECTL} {command}; sleep 30"], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+
+    def type_line(self, text: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", "t", text, "Enter"], check=True)
+
+    def expect(self, text: str, what: str, timeout: float = 15) -> None:
+        self.cluster.wait_for(lambda: text in self.screen(), what, timeout=timeout)
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True)
+
+
+def test_attach_interactive_to_a_tty_container(cluster):
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed")
+    for session in (1, 2):  # without stdinOnce stdin stays open for the next attach
+        term = Tmux(cluster, "attach -it tty")
+        try:
+            term.expect("If you don't see a command prompt", "kubectl's attach banner")
+            term.type_line(f"echo attached-$((40+{session}))")
+            term.expect(f"attached-{40 + session}", "the typed command's output")
+            term.type_line("stty size")
+            term.expect("30 100", "the terminal size sent on attach")
+        finally:
+            term.close()
+    assert "attached-41" in cluster.kubectl("logs", "tty").stdout  # a terminal's output is logged
+
+
+def test_run_interactive_with_rm(cluster):
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is not installed")
+    term = Tmux(cluster, f"run -it --rm runit --image={IMAGE} --restart=Never -- sh; echo kubectl-exit-$?")
+    try:
+        term.expect("If you don't see a command prompt", "kubectl's attach banner", timeout=30)
+        term.type_line("echo ran-$((6*7))")
+        term.expect("ran-42", "the typed command's output")
+        term.type_line("exit 0")
+        term.expect('pod "runit" deleted', "kubectl run --rm to delete the pod", timeout=20)
+        term.expect("kubectl-exit-0", "kubectl's exit code")
+    finally:
+        term.close()
+    cluster.wait_for(lambda: cluster.kubectl("get", "pod", "runit", check=False).returncode != 0, "the pod gone")
 
 
 def test_attach_streams_the_output(cluster):
