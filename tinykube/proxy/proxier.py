@@ -3,9 +3,12 @@
 One level-triggered loop per node: informers on Services, EndpointSlices and this Node
 mark the state dirty; the loop (at most once per `min_interval`, 50 ms by default, so a
 burst of changes costs one sync) renders the whole table (render.py) and, only when the
-text changed, applies it with one atomic `nft -f` transaction in the node's namespace.
-A failed apply is retried with back-off and the next apply recreates the table from
-scratch. On shutdown the table and the Service route are removed. The proxy never
+text changed, applies it with one atomic `nft -f` transaction in the node's namespace:
+a partial sync (only the chains and map elements that changed, `render.update`) when
+the table in the kernel is known, a full sync (the whole table rewritten) at the start,
+after a failure and every `full_sync_period` (an hour, kube-proxy's FullSyncPeriod), so
+anything else that touched the table is put right. A failed apply is retried with
+back-off and the next apply recreates the table from scratch. On shutdown the table and the Service route are removed. The proxy never
 touches a table other than its own.
 """
 
@@ -30,7 +33,7 @@ NODES = REGISTRY.by_plural("", "v1", "nodes")
 class Proxier:
     def __init__(self, client: ApiClient, *, node_name: str, table: str = "tinykube", netns: str = "",
                  cluster_cidr: str = "10.42.0.0/16", service_cidr: str = "10.43.0.0/16",
-                 min_interval: float = 0.05, host: Host | None = None):
+                 min_interval: float = 0.05, full_sync_period: float = 3600.0, host: Host | None = None):
         self.client, self.node_name, self.table = client, node_name, table
         self.cluster_cidr = cluster_cidr
         self.host = host or Host(netns)
@@ -38,6 +41,10 @@ class Proxier:
         self.min_interval = min_interval
         self.dirty = asyncio.Event()
         self.applied: str | None = None  # the table text in the kernel (None: unknown)
+        self.applied_table: rules.Table | None = None
+        self.full_sync_period = full_sync_period
+        self.last_full_sync = float("-inf")
+        self.full_syncs = 0
         self.syncs = 0
         self.last_sync_seconds = 0.0
         self.synced = asyncio.Event()  # set after each successful apply (tests, benchmarks)
@@ -78,7 +85,7 @@ class Proxier:
                 backoff = self.min_interval
             except Exception:
                 log.exception("proxy: applying the rules failed; retrying in %.1fs", backoff)
-                self.applied = None
+                self.applied = self.applied_table = None
                 self.dirty.set()
                 backoff = min(backoff * 2, 5.0)
             await asyncio.sleep(backoff)
@@ -87,14 +94,29 @@ class Proxier:
         """Render and, if the text changed, apply. True when something was applied."""
         start = time.perf_counter()
         node = self.nodes.store.get(self.node_name) or self.node_name
-        text = rules.render(self.services.store.list(), self.slices.store.list(), node,
-                            table=self.table, cluster_cidr=self.cluster_cidr)
+        table = rules.render_table(self.services.store.list(), self.slices.store.list(), node,
+                                   cluster_cidr=self.cluster_cidr)
+        text = table.text(self.table)
         if text == self.applied:
             return False
-        await self.host.nft(rules.transaction(text, self.table, self.applied))
-        self.applied = text
+        script = self._partial(table)
+        if script is None:
+            script = rules.transaction(text, self.table, self.applied)
+            self.last_full_sync = time.monotonic()
+            self.full_syncs += 1
+        await self.host.nft(script)
+        self.applied, self.applied_table = text, table
         self.syncs += 1
         self.last_sync_seconds = time.perf_counter() - start
         log.debug("proxy: applied %d bytes in %.1f ms", len(text), self.last_sync_seconds * 1000)
         self.synced.set()
         return True
+
+    def _partial(self, table: rules.Table) -> str | None:
+        """The partial sync's script, or None when a full sync is due."""
+        if self.applied_table is None or time.monotonic() - self.last_full_sync >= self.full_sync_period:
+            return None
+        try:
+            return rules.update(table, self.applied_table, self.table)
+        except ValueError:
+            return None

@@ -155,17 +155,23 @@ def render(services: list[dict], endpoint_slices: list[dict], node: dict | str, 
            cluster_cidr: str = "10.42.0.0/16") -> str:
     """The whole table, as `nft -f` text (a definition: the shell adds the flush and the
     deletion of chains and sets that are gone)."""
+    return render_table(services, endpoint_slices, node, cluster_cidr=cluster_cidr).text(table)
+
+
+def render_table(services: list[dict], endpoint_slices: list[dict], node: dict | str, *,
+                 cluster_cidr: str = "10.42.0.0/16") -> "Table":
+    """The whole table as its parts (maps' elements, chains, sets), what `update()` diffs."""
     node_name = node if isinstance(node, str) else node["metadata"]["name"]
     collecting = gc.isenabled()
     gc.disable()  # render allocates ~10 objects per Service: generational GC passes over the
     try:          # informers' caches would cost more than the render itself at 10,000 Services
         by_port = endpoints_by_port(endpoint_slices)
-        out = _Table(cluster_cidr)
+        out = Table(cluster_cidr)
         for svc in sorted(services, key=_namespaced_name):
             for sp in service_ports(svc):
                 eps = usable(by_port.get((sp.namespace, sp.name, sp.port_name, sp.protocol), ()))
                 _service_port(out, sp, eps, node_name, cluster_cidr)
-        return out.text(table)
+        return out
     finally:
         if collecting:
             gc.enable()
@@ -176,7 +182,7 @@ def _namespaced_name(obj: dict) -> tuple[str, str]:
     return md.get("namespace", ""), md["name"]
 
 
-def _service_port(out: "_Table", sp: ServicePort, eps: list[Endpoint], node_name: str, cluster_cidr: str) -> None:
+def _service_port(out: "Table", sp: ServicePort, eps: list[Endpoint], node_name: str, cluster_cidr: str) -> None:
     cluster_eps = [e for e in eps if e.node_name == node_name] if sp.internal_local else eps
     keys = [f"{sp.cluster_ip} . {sp.protocol} . {sp.port}"]
     external_keys = [f"{ip} . {sp.protocol} . {sp.port}" for ip in sp.external_ips]
@@ -207,7 +213,7 @@ def _service_port(out: "_Table", sp: ServicePort, eps: list[Endpoint], node_name
         out.chains[ext_chain] = _external_chain(out, sp, eps, node_name, cluster_cidr, svc_chain if cluster_eps else "")
 
 
-def _cluster_chain(out: "_Table", sp: ServicePort, eps: list[Endpoint], cluster_cidr: str) -> list[str]:
+def _cluster_chain(out: "Table", sp: ServicePort, eps: list[Endpoint], cluster_cidr: str) -> list[str]:
     rules = [f"ip daddr {sp.cluster_ip} {sp.protocol} dport {sp.port} ip saddr != {cluster_cidr} jump mark-for-masquerade"]
     return rules + _balance(out, sp, eps)
 
@@ -226,7 +232,7 @@ def _external_chain(out, sp: ServicePort, eps: list[Endpoint], node_name: str, c
     return rules + _balance(out, sp, local, suffix="local")
 
 
-def _balance(out: "_Table", sp: ServicePort, eps: list[Endpoint], suffix: str = "") -> list[str]:
+def _balance(out: "Table", sp: ServicePort, eps: list[Endpoint], suffix: str = "") -> list[str]:
     chains = [_endpoint_chain(out, sp, e) for e in eps]
     rules = []
     if sp.affinity_seconds:
@@ -237,7 +243,7 @@ def _balance(out: "_Table", sp: ServicePort, eps: list[Endpoint], suffix: str = 
     return rules + [f"numgen random mod {len(chains)} vmap {{ {choices} }}"]
 
 
-def _endpoint_chain(out: "_Table", sp: ServicePort, ep: Endpoint) -> str:
+def _endpoint_chain(out: "Table", sp: ServicePort, ep: Endpoint) -> str:
     name = f"sep-{_hash(sp.id + '/' + ep.ip + ':' + str(ep.port))}-{sp.id}__{ep.ip}/{ep.port}"
     if name in out.chains:
         return name
@@ -259,7 +265,7 @@ def _hash(text: str) -> str:
     return base64.b32encode(hashlib.sha256(text.encode()).digest())[:8].decode()
 
 
-class _Table:
+class Table:
     def __init__(self, cluster_cidr: str):
         self.cluster_cidr = cluster_cidr
         self.service_ips: list[str] = []
@@ -274,32 +280,41 @@ class _Table:
     def text(self, table: str) -> str:
         lines = [f"table ip {table} {{", *_BASE]
         lines[_BASE.index(_MASQ_OUTSIDE) + 1] = _MASQ_OUTSIDE.replace("@cluster-cidr", self.cluster_cidr)
-        for name, key, elements in (
-                ("service-ips", "ipv4_addr . inet_proto . inet_service", self.service_ips),
-                ("service-nodeports", "inet_proto . inet_service", self.service_nodeports),
-                ("no-endpoint-services", "ipv4_addr . inet_proto . inet_service", self.no_endpoint_services),
-                ("no-endpoint-nodeports", "inet_proto . inet_service", self.no_endpoint_nodeports),
-                ("single-endpoint", "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
-                 self.single_endpoint),
-                ("single-endpoint-hairpin", "ipv4_addr . ipv4_addr . inet_proto . inet_service",
-                 self.single_endpoint_hairpin)):
+        for name, key, elements in self.maps():
             kind = "set" if name in SETS else "map"
             lines.append(f"  {kind} {name} {{")
             lines.append(f"    type {key}" if ":" in key or kind == "set" else f"    type {key} : verdict")
             if elements:
                 lines.append("    elements = { " + ",\n      ".join(elements) + " }")
             lines.append("  }")
-        for name, timeout in sorted(self.sets.items()):
-            lines.append(f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}")
+        lines += [_set(name, timeout) for name, timeout in sorted(self.sets.items())]
         for name, rules in self.chains.items():
-            lines.append(f"  chain {name} {{")
-            lines += [f"    {rule}" for rule in rules]
-            lines.append("  }")
+            lines.append(_chain(name, rules))
         lines.append("}")
         return "\n".join(lines) + "\n"
 
+    def maps(self) -> tuple[tuple[str, str, list[str]], ...]:
+        """(name, type, elements) of the fixed maps and sets."""
+        return (("service-ips", "ipv4_addr . inet_proto . inet_service", self.service_ips),
+        ("service-nodeports", "inet_proto . inet_service", self.service_nodeports),
+        ("no-endpoint-services", "ipv4_addr . inet_proto . inet_service", self.no_endpoint_services),
+        ("no-endpoint-nodeports", "inet_proto . inet_service", self.no_endpoint_nodeports),
+        ("single-endpoint", "ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service",
+         self.single_endpoint),
+        ("single-endpoint-hairpin", "ipv4_addr . ipv4_addr . inet_proto . inet_service",
+         self.single_endpoint_hairpin))
 
-_MASQ_OUTSIDE = "    ip saddr != @cluster-cidr jump mark-for-masquerade"  # the CIDR filled in by _Table
+
+def _set(name: str, timeout: int) -> str:
+    return f"  set {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}"
+
+
+def _chain(name: str, rules: list[str]) -> str:
+    return "\n".join([f"  chain {name} {{", *[f"    {rule}" for rule in rules], "  }"])
+
+
+
+_MASQ_OUTSIDE = "    ip saddr != @cluster-cidr jump mark-for-masquerade"  # the CIDR filled in by Table
 _BASE = [
     "  chain filter-input {",
     "    type filter hook input priority -110; policy accept;",
@@ -388,3 +403,39 @@ def transaction(text: str, table: str, previous: str | None) -> str:
     lines += [f"delete chain ip {table} {c}" for c in sorted(old_chains - new_chains)]
     lines += [f"delete set ip {table} {s}" for s in sorted(old_sets - new_sets)]
     return "\n".join(lines) + "\n" + text
+
+
+def update(new: Table, old: Table, table: str) -> str | None:
+    """A partial sync: the one `nft -f` script that turns the applied `old` into `new` by
+    touching only what changed (kube-proxy's nftables mode does the same between its
+    periodic full syncs): new and changed chains (re)written, map and set elements
+    deleted and added one by one, gone chains and sets deleted last, once nothing refers
+    to them. None when nothing changed; the caller does a full sync when the fixed part
+    (the cluster CIDR) differs."""
+    if new.cluster_cidr != old.cluster_cidr:
+        raise ValueError("the fixed chains changed: a full sync is needed")
+    lines: list[str] = []
+    changed = {name: rules for name, rules in new.chains.items() if old.chains.get(name) != rules}
+    lines += [f"flush chain ip {table} {name}" for name in changed if name in old.chains]
+    added_sets = {name: t for name, t in new.sets.items() if old.sets.get(name) != t}
+    if any(name in old.sets for name in added_sets):  # an affinity timeout changed: its chains still use it
+        raise ValueError("an affinity set changed: a full sync is needed")
+    if changed or added_sets:
+        lines.append(f"table ip {table} {{")
+        lines += [_set(name, timeout) for name, timeout in sorted(added_sets.items())]
+        lines += [_chain(name, rules) for name, rules in changed.items()]
+        lines.append("}")
+    adds: list[str] = []
+    for (name, _, elements), (_, _, before) in zip(new.maps(), old.maps()):
+        now, then = set(elements), set(before)
+        gone = {element.split(" : ")[0] for element in then - now}
+        if gone:
+            lines.append(f"delete element ip {table} {name} {{ {', '.join(sorted(gone))} }}")
+        if now - then:
+            adds.append(f"add element ip {table} {name} {{ {', '.join(e for e in elements if e not in then)} }}")
+    lines += adds
+    gone_chains = sorted(set(old.chains) - set(new.chains))
+    lines += [f"flush chain ip {table} {name}" for name in gone_chains]
+    lines += [f"delete chain ip {table} {name}" for name in gone_chains]
+    lines += [f"delete set ip {table} {name}" for name in sorted(set(old.sets) - set(new.sets))]
+    return "\n".join(lines) + "\n" if lines else None

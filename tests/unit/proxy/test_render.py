@@ -205,3 +205,61 @@ async def test_proxier_applies_only_when_the_text_changes():
     assert await proxier.sync_once() and await proxier.sync_once() is False
     assert len(host.scripts) == 1 and "delete table ip tinykube" in host.scripts[0]
     await asyncio.sleep(0)
+
+
+def test_partial_sync_touches_only_what_changed():
+    two = (("10.42.0.6", True, True, False, "n1"), ("10.42.0.7", True, True, False, "n1"))
+    before = r.render_table([svc("a"), svc("b", ip="10.43.0.21"), svc("c", ip="10.43.0.22")],
+                            [eps("a", ("10.42.0.5", True, True, False, "n1")), eps("b", *two),
+                             eps("c", ("10.42.0.8", True, True, False, "n1"))], "n1")
+    after = r.render_table([svc("a"), svc("c", ip="10.43.0.22")],  # b gone, a moved to another pod
+                           [eps("a", ("10.42.0.9", True, True, False, "n1")),
+                            eps("c", ("10.42.0.8", True, True, False, "n1"))], "n1")
+    lines = r.update(after, before, "tinykube").splitlines()
+    assert lines == [
+        "delete element ip tinykube service-ips { 10.43.0.21 . tcp . 80 }",
+        "delete element ip tinykube single-endpoint { 10.43.0.20 . tcp . 80 }",
+        "delete element ip tinykube single-endpoint-hairpin { 10.42.0.5 . 10.43.0.20 . tcp . 80 }",
+        "add element ip tinykube single-endpoint { 10.43.0.20 . tcp . 80 : 10.42.0.9 . 8080 }",
+        "add element ip tinykube single-endpoint-hairpin { 10.42.0.9 . 10.43.0.20 . tcp . 80 }",
+        *[f"flush chain ip tinykube {c}" for c in sorted(before.chains)],
+        *[f"delete chain ip tinykube {c}" for c in sorted(before.chains)],
+    ]  # c, unchanged, is not mentioned
+    assert r.update(after, after, "tinykube") is None
+
+
+def test_partial_sync_rewrites_a_changed_chain_before_adding_what_refers_to_it():
+    one = r.render_table([svc("a")], [eps("a", ("10.42.0.5", True, True, False, "n1"))], "n1")
+    three = r.render_table([svc("a")], [eps("a", *[(f"10.42.0.{i}", True, True, False, "n1") for i in (5, 6, 7)])],
+                           "n1")
+    script = r.update(three, one, "tinykube")
+    assert script.startswith("table ip tinykube {\n  chain sep-")
+    assert script.index("chain svc-") < script.index("add element ip tinykube service-ips { 10.43.0.20 . tcp . 80 : goto svc-")
+    assert "flush chain" not in script  # all new
+    back = r.update(one, three, "tinykube")
+    assert back.index("delete element ip tinykube service-ips") < back.index("delete chain")
+
+
+def test_partial_sync_refuses_what_only_a_full_sync_can_do():
+    base = r.render_table([svc("a")], [], "n1")
+    with pytest.raises(ValueError):
+        r.update(r.render_table([svc("a")], [], "n1", cluster_cidr="10.99.0.0/16"), base, "t")
+
+
+async def test_proxier_syncs_partially_after_a_full_sync_and_fully_when_it_is_due():
+    class FakeInformer:
+        def __init__(self, items):
+            self.items = items
+            self.store = type("S", (), {"list": lambda s: self.items, "get": lambda s, k: None})()
+
+    host = RecordingHost()
+    proxier = Proxier(None, node_name="n1", host=host)
+    proxier.services, proxier.slices, proxier.nodes = FakeInformer([svc("a")]), FakeInformer([]), FakeInformer([])
+    assert await proxier.sync_once()
+    proxier.services.items = [svc("a"), svc("b", ip="10.43.0.21")]
+    assert await proxier.sync_once()
+    assert host.scripts[-1] == "add element ip tinykube no-endpoint-services { 10.43.0.21 . tcp . 80 : goto reject-chain }\n"
+    proxier.full_sync_period = 0
+    proxier.services.items = [svc("a")]
+    assert await proxier.sync_once() and "flush table ip tinykube" in host.scripts[-1]
+    assert (proxier.syncs, proxier.full_syncs) == (3, 2)
