@@ -186,6 +186,8 @@ def main() -> int:
     parser.add_argument("--execs", type=int, default=20)
     parser.add_argument("--size-mib", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=("exec", "forward", "logs"), action="append",
+                        help="measure only these (repeatable); default: all")
     args = parser.parse_args()
     size = args.size_mib * 1024 * 1024
     web = pod("web", f"mkdir -p /www; head -c {size} /dev/zero > /www/big; exec /bin/busybox httpd -f -p 80 -h /www")
@@ -197,22 +199,34 @@ def main() -> int:
                              f"{name} running", timeout=60)
         cluster.wait_for(lambda: cluster.kubectl("exec", "web", "--", "/bin/busybox", "stat", "-c", "%s", "/www/big",
                                                  check=False).stdout.strip() == str(size), "the file", timeout=30)
-        kubectl_exec(cluster, 2)  # warm up
-        full = kubectl_exec(cluster, args.execs)
-        base = kubectl_baseline(cluster, args.execs)
-        server = asyncio.run(server_exec(cluster, args.execs))
-        print(f"exec round trip, kubectl exec web -- true:  {ms(full)}")
-        print(f"  kubectl start-up + one GET (its own cost): {ms(base)}")
-        print(f"  server side (API server -> agent -> runc exec -> status): {ms(server)}  target <= 150 ms")
-        pod_ip = cluster.pod("web")["status"]["podIP"]
-        direct = asyncio.run(direct_download(cluster.agents["n1"].node.netns_path, pod_ip, size, args.rounds))
-        forwarded = forwarded_download(cluster, size, args.rounds)
-        d, f = statistics.median(direct), statistics.median(forwarded)
-        print(f"port-forward throughput ({args.size_mib} MiB over HTTP): {f:.0f} MB/s; direct to the pod IP "
-              f"{d:.0f} MB/s; ratio {100 * f / d:.0f} %  target >= 50 %")
-        latency = follow_latency(cluster, 30)
-        print(f"log follow latency (CRI timestamp -> kubectl logs -f output): {ms(latency)}")
+        only = set(args.only or ("exec", "forward", "logs"))
+        if "exec" in only:
+            exec_figures(cluster, args.execs)
+        if "forward" in only:
+            forward_figures(cluster, size, args)
+        if "logs" in only:
+            latency = follow_latency(cluster, 30)
+            print(f"log follow latency (CRI timestamp -> kubectl logs -f output): {ms(latency)}")
     return 0
+
+
+def exec_figures(cluster, n: int) -> None:
+    kubectl_exec(cluster, 2)  # warm up
+    full = kubectl_exec(cluster, n)
+    base = kubectl_baseline(cluster, n)
+    server = asyncio.run(server_exec(cluster, n))
+    print(f"exec round trip, kubectl exec web -- true:  {ms(full)}")
+    print(f"  kubectl start-up + one GET (its own cost): {ms(base)}")
+    print(f"  server side (API server -> agent -> runc exec -> status): {ms(server)}  target <= 150 ms")
+
+
+def forward_figures(cluster, size: int, args) -> None:
+    pod_ip = cluster.pod("web")["status"]["podIP"]
+    direct = asyncio.run(direct_download(cluster.agents["n1"].node.netns_path, pod_ip, size, args.rounds))
+    forwarded = forwarded_download(cluster, size, args.rounds)
+    d, f = statistics.median(direct), statistics.median(forwarded)
+    print(f"port-forward throughput ({args.size_mib} MiB over HTTP): {f:.0f} MB/s; direct to the pod IP "
+          f"{d:.0f} MB/s; ratio {100 * f / d:.0f} %  target >= 50 %")
 
 
 if __name__ == "__main__":

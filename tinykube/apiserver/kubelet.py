@@ -44,6 +44,14 @@ class KubeletClient:
     def __init__(self, data_dir: str):
         self.pki_dir = os.path.join(data_dir, "pki")
         self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | None = None
+
+    @property
+    def ssl(self) -> ssl.SSLContext:
+        """The client context, made once (the relay opens its own connections with it)."""
+        if self._ssl is None:
+            self._ssl = self.ssl_context()
+        return self._ssl
 
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
@@ -56,7 +64,7 @@ class KubeletClient:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self.ssl_context(), limit=0)
+            connector = aiohttp.TCPConnector(ssl=self.ssl, limit=0)
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=None),
                 auto_decompress=False)

@@ -2,9 +2,14 @@
 
 As kube-apiserver does, the API server resolves the pod and the container (the messages
 are upstream's), finds the node's kubelet API (kubelet.py) and passes the request on:
-logs as a streamed body, exec/attach/port-forward as WebSocket connections relayed
-message for message (the agent speaks v5/v4.channel.k8s.io and SPDY/3.1 tunneled in
-WebSocket for port-forward, what kubectl 1.32 uses; see docs/streaming.md). A plain SPDY
+logs as a streamed body; exec/attach/port-forward as upgraded connections, the way
+kube-apiserver's UpgradeAwareHandler does it: the API server makes the WebSocket upgrade
+request to the agent itself (over a TLS socket of its own, offering the client's
+subprotocols), answers the client's handshake with the agent's choice, and from then on
+copies raw bytes both ways, never decoding a WebSocket frame (the agent speaks
+v5/v4.channel.k8s.io, and SPDY/3.1 tunneled in WebSocket for port-forward, what kubectl
+1.32 uses; see docs/streaming.md). Frames from the client arrive masked, as the agent
+expects from a client; the agent's arrive unmasked, as the client expects. A plain SPDY
 upgrade (kubectl's fallback when WebSocket fails) is answered with a Status saying so,
 after the same checks, so a real error (no such container) reaches the user as itself.
 """
@@ -12,7 +17,11 @@ after the same checks, so a real error (no such container) reaches the user as i
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
+import os
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -190,44 +199,235 @@ class PodProxy:
     # --- exec, attach, port-forward ----------------------------------------------------------
 
     async def _relay(self, request: web.Request, pod: dict, path: str) -> web.StreamResponse:
+        key = request.headers.get("Sec-WebSocket-Key", "")
+        if not valid_websocket_key(key):
+            raise errors.BadRequest(f"invalid Sec-WebSocket-Key {key!r}")
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         address, port = await self._endpoint(pod)
+        target = f"{path}?{urlencode(list(request.query.items()))}" if request.query else path
+        agent = await _AgentConnection.open(address, port, self.kubelet.ssl, target, offered)
+        client = web.StreamResponse(status=101, headers=client_handshake_headers(key, agent.protocol))
+        client.force_close()
         try:
-            agent = await self.kubelet.session.ws_connect(
-                kubelets.url(address, port, path), params=list(request.query.items()), protocols=offered,
-                autoping=True, max_msg_size=0, compress=0)
-        except aiohttp.WSServerHandshakeError as exc:
-            raise _handshake_error(exc) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise errors.ServiceUnavailable(f"error dialing backend: {exc}") from None
-        try:
-            client = web.WebSocketResponse(protocols=(agent.protocol,) if agent.protocol else (),
-                                           autoping=True, max_msg_size=0, compress=False)
             await client.prepare(request)
-            await _pipe_both(client, agent)
-            return client
+            relay = _Relay(request, agent)
+            request.protocol.set_parser(relay)
+            request.protocol.keep_alive(False)
+            agent.start(relay)
+            await relay.done
         finally:
-            await agent.close()
+            agent.close()
+        return client
 
 
-async def _pipe_both(client, agent) -> None:
-    up = asyncio.ensure_future(_pipe(client, agent))
-    down = asyncio.ensure_future(_pipe(agent, client))
+# === the raw relay =============================================================================
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+MAX_HANDSHAKE = 1 << 20
+
+
+def valid_websocket_key(key: str) -> bool:
     try:
-        await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (up, down):
-            task.cancel()
-        await asyncio.gather(up, down, return_exceptions=True)
-        await client.close()
+        return len(base64.b64decode(key, validate=True)) == 16
+    except ValueError:
+        return False
 
 
-async def _pipe(source, sink) -> None:
-    async for message in source:
-        if message.type == aiohttp.WSMsgType.BINARY:
-            await sink.send_bytes(message.data)
-        elif message.type == aiohttp.WSMsgType.TEXT:
-            await sink.send_str(message.data)
+def websocket_accept(key: str) -> str:
+    return base64.b64encode(hashlib.sha1(key.encode() + WS_GUID).digest()).decode()
+
+
+def client_handshake_headers(key: str, protocol: str) -> dict:
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": websocket_accept(key)}
+    if protocol:
+        headers["Sec-WebSocket-Protocol"] = protocol
+    return headers
+
+
+def upgrade_request(host: str, target: str, key: str, protocols: list[str]) -> bytes:
+    """The WebSocket upgrade request to the agent (no extensions: frames pass untouched)."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+    if protocols:
+        lines.append(f"Sec-WebSocket-Protocol: {', '.join(protocols)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def parse_response_head(head: bytes) -> tuple[int, str, dict[str, str]]:
+    """(status, reason, lower-cased headers) of an HTTP/1.1 response head."""
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise ValueError(f"malformed status line {status_line!r}")
+    headers = {}
+    for line in lines:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
+
+
+def upgrade_failure(status: int, reason: str, body: bytes) -> errors.ApiError:
+    """The agent refused the upgrade: its Status message, as kube-apiserver words it."""
+    try:
+        document = jsonutil.loads(body)
+        message = document.get("message") if isinstance(document, dict) else None
+    except ValueError:
+        message = None
+    message = f"unable to upgrade connection: {message or body.decode(errors='replace').strip() or reason}"
+    if status == 404:
+        return errors.NotFound(message)
+    if status == 400:
+        return errors.BadRequest(message)
+    if status == 403:
+        return errors.Forbidden(message)
+    return errors.InternalError(message)
+
+
+class _AgentConnection(asyncio.Protocol):
+    """The API server's TLS connection to the agent: the upgrade handshake, then raw bytes
+    handed to the relay (which writes them to the client as they come)."""
+
+    def __init__(self):
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.head: tuple[int, str, dict] | None = None
+        self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.relay: _Relay | None = None
+        self.protocol = ""
+
+    @classmethod
+    async def open(cls, address: str, port: int, ssl, target: str, offered: list[str]) -> "_AgentConnection":
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await asyncio.wait_for(loop.create_connection(cls, address, port, ssl=ssl), 10)
+        except (OSError, TimeoutError) as exc:
+            raise errors.ServiceUnavailable(f"error dialing backend: {exc}") from None
+        key = base64.b64encode(os.urandom(16)).decode()
+        host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        conn.transport.write(upgrade_request(host, target, key, offered))
+        try:
+            status, reason, headers = await asyncio.wait_for(asyncio.shield(conn.handshake), 30)
+        except (ConnectionError, TimeoutError) as exc:
+            conn.close()
+            raise errors.ServiceUnavailable(f"error dialing backend: {exc or 'no answer to the upgrade'}") from None
+        if status != 101 or headers.get("sec-websocket-accept") != websocket_accept(key):
+            conn.close()
+            raise upgrade_failure(status, reason, bytes(conn.buffer))
+        conn.protocol = headers.get("sec-websocket-protocol", "")
+        return conn
+
+    def start(self, relay: "_Relay") -> None:
+        """From now on every byte goes to the client (first what came with the handshake)."""
+        self.relay = relay
+        if self.buffer:
+            relay.to_client(bytes(self.buffer))
+            self.buffer.clear()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.relay is not None:
+            self.relay.to_client(data)
+            return
+        self.buffer += data
+        if self.head is None and (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            try:
+                self.head = parse_response_head(bytes(self.buffer[:end]))
+            except ValueError as exc:
+                self._fail(ConnectionError(str(exc)))
+                return
+            del self.buffer[:end + 4]
+        if self.head is not None and not self.handshake.done():
+            status, _, headers = self.head
+            length = headers.get("content-length", "")
+            if status == 101 or (length.isdigit() and len(self.buffer) >= int(length)):
+                self.handshake.set_result(self.head)
+        elif len(self.buffer) > MAX_HANDSHAKE:
+            self._fail(ConnectionError("the agent's answer to the upgrade is too long"))
+
+    def _fail(self, exc: Exception) -> None:
+        if not self.handshake.done():
+            self.handshake.set_exception(exc)
+        self.close()
+
+    def eof_received(self) -> bool:
+        if self.relay is not None:
+            self.relay.agent_ended()
+        elif self.head is not None and not self.handshake.done():
+            self.handshake.set_result(self.head)  # an error body without Content-Length
+        return False
+
+    def connection_lost(self, exc) -> None:
+        if self.relay is not None:
+            self.relay.agent_ended()
+        elif not self.handshake.done():
+            if self.head is not None:
+                self.handshake.set_result(self.head)
+            else:
+                self.handshake.set_exception(ConnectionError(str(exc or "the agent closed the connection")))
+
+    def pause_writing(self) -> None:
+        if self.relay is not None:
+            self.relay.client_transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.relay is not None:
+            self.relay.client_transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+
+class _Relay:
+    """Raw bytes between the client's connection (aiohttp's, given to us as the payload
+    parser of the upgraded request) and the agent's. Backpressure both ways: a full
+    write buffer on one side pauses reading on the other."""
+
+    def __init__(self, request: web.Request, agent: _AgentConnection):
+        self.protocol, self.client_transport, self.agent = request.protocol, request.transport, agent
+        self.done: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.waiting_drain = False
+
+    # aiohttp's payload-parser interface: bytes from the client
+    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+        if self.agent.transport is not None and not self.agent.transport.is_closing():
+            self.agent.transport.write(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        self._finish()
+
+    def to_client(self, data: bytes) -> None:
+        transport = self.client_transport
+        if transport is None or transport.is_closing():
+            self._finish()
+            return
+        transport.write(data)
+        if self.protocol.writing_paused and not self.waiting_drain:
+            self.waiting_drain = True
+            self.agent.transport.pause_reading()
+            asyncio.ensure_future(self._resume_after_drain())
+
+    async def _resume_after_drain(self) -> None:
+        try:
+            await self.protocol._drain_helper()  # what aiohttp's own WebSocket writer awaits
+        except ConnectionError:
+            self._finish()
+            return
+        finally:
+            self.waiting_drain = False
+        if not self.agent.transport.is_closing():
+            self.agent.transport.resume_reading()
+
+    def agent_ended(self) -> None:
+        self._finish()
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def _relay_status(code: int, body: bytes) -> web.Response:
@@ -241,9 +441,3 @@ def _relay_status(code: int, body: bytes) -> web.Response:
     return web.Response(body=jsonutil.dumps(status), status=code, content_type="application/json")
 
 
-def _handshake_error(exc: aiohttp.WSServerHandshakeError) -> errors.ApiError:
-    if exc.status == 404:
-        return errors.NotFound(f"unable to upgrade connection: {exc.message}")
-    if exc.status == 400:
-        return errors.BadRequest(f"unable to upgrade connection: {exc.message}")
-    return errors.InternalError(f"unable to upgrade connection: {exc.message}")

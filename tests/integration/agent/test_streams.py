@@ -181,8 +181,11 @@ def test_exec_interactive_terminal_with_resize(cluster, tmp_path):
 class Tmux:
     """A kubectl command in a detached tmux session: a real terminal to type into."""
 
+    sessions = 0
+
     def __init__(self, cluster, command: str):
-        self.cluster, self.tmux = cluster, ["tmux", "-L", f"tkstreams{os.getpid()}"]
+        Tmux.sessions += 1  # a server per session: a killed one may still be exiting
+        self.cluster, self.tmux = cluster, ["tmux", "-L", f"tkstreams{os.getpid()}-{Tmux.sessions}"]
         subprocess.run([*self.tmux, "new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
                         f"env KUBECONFIG={cluster.server.kubeconfig} {KUBECTL} {command}; sleep 30"], check=True)
 
