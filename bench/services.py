@@ -10,7 +10,7 @@ Runs as root in network namespaces it creates (prefix tkb<hex>) and removes:
   wrk against a keep-alive HTTP server that does not fork (the per-packet cost of the
   path), wrk against busybox httpd (a new connection, hence a conntrack entry and a NAT
   lookup, per request; fork-bound), and a bulk TCP transfer (MB/s). Direct and ClusterIP
-  runs are interleaved, ROUNDS times, and medians reported: the machine is shared;
+  runs are interleaved, THROUGHPUT_ROUNDS times, and medians reported: the machine is shared;
 - pod Ready -> in the rules (target p99 <= 1 s), with a real cluster (`tinykube server`
   and an agent in a test namespace, tests/integration/cluster.py): a pod whose readiness
   probe (exec, every second) follows a file the container creates and removes every few
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import re
+import resource
 import secrets
 import shutil
 import statistics
@@ -37,7 +38,8 @@ sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from tinykube.proxy import render as r  # noqa: E402
 
-ROUNDS = 3
+ROUNDS = 3  # sync rounds
+THROUGHPUT_ROUNDS = 5
 POD_IP, CLUSTER_IP = "10.42.0.2", "10.43.0.5"
 
 # a keep-alive HTTP/1.1 server that answers every request with the same small body
@@ -100,28 +102,40 @@ def _slice(name: str, ip: str) -> dict:
             "endpoints": [{"addresses": [ip], "conditions": {"ready": True}, "nodeName": "n1"}]}
 
 
-def sync_time(ns: str, n: int) -> tuple[float, float, float]:
-    """(render, full sync, partial sync) seconds, each the median of ROUNDS."""
+def cpu_seconds() -> float:
+    """CPU time of this process and its waited-for children (nft): what a sync costs
+    whatever else the shared machine is doing."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def sync_time(ns: str, n: int) -> tuple[float, float, float, float, float]:
+    """(render, full sync, partial sync) wall seconds and (full, partial) CPU seconds,
+    each the median of ROUNDS."""
     svcs, slices = services(n)
     nft = lambda script: sh("ip", "netns", "exec", ns, "nft", "-f", "-", input=script)  # noqa: E731
     nft(r.transaction(r.render(svcs, slices, "n1", table="bench"), "bench", None))
-    renders, fulls, partials = [], [], []
+    renders, fulls, partials, full_cpu, partial_cpu = [], [], [], [], []
     for i in range(ROUNDS):
+        cpu = cpu_seconds()
         start = time.perf_counter()
         table = r.render_table(svcs, slices, "n1")
         text = table.text("bench")
         rendered = time.perf_counter()
         nft(r.transaction(text, "bench", text))
         fulls.append(time.perf_counter() - start)
+        full_cpu.append(cpu_seconds() - cpu)
         renders.append(rendered - start)
         slices[n // 2] = _slice(f"s{n // 2}", f"10.41.0.{i + 1}")  # one pod replaced
+        cpu = cpu_seconds()
         start = time.perf_counter()
         changed = r.render_table(svcs, slices, "n1")
         changed.text("bench")  # the proxier compares the text first
         nft(r.update(changed, table, "bench"))
         partials.append(time.perf_counter() - start)
+        partial_cpu.append(cpu_seconds() - cpu)
     sh("ip", "netns", "exec", ns, "nft", "delete", "table", "ip", "bench")
-    return statistics.median(renders), statistics.median(fulls), statistics.median(partials)
+    return tuple(statistics.median(x) for x in (renders, fulls, partials, full_cpu, partial_cpu))
 
 
 def wrk(ns: str, url: str) -> tuple[float, float]:
@@ -169,10 +183,11 @@ def throughput(node: str, pod: str, prefix: str) -> None:
                  ("HTTP connection per request (busybox httpd, forks), wrk", "req/s",
                   lambda ip, port: wrk(node, f"http://{ip}:{port}/"), 8080, 80),
                  ("bulk TCP, one connection, 2 s", "MB/s", lambda ip, port: bulk(node, ip, port), 8082, 82)]
-        print(f"throughput, straight to the pod IP vs through a ClusterIP ({ROUNDS} interleaved rounds, medians):")
+        print(f"throughput, straight to the pod IP vs through a ClusterIP ({THROUGHPUT_ROUNDS} interleaved rounds, "
+              "medians):")
         for title, unit, run, pod_port, svc_port in cases:
             direct, via, direct_p99, via_p99 = [], [], [], []
-            for i in range(ROUNDS):
+            for i in range(THROUGHPUT_ROUNDS):
                 order = [(direct, direct_p99, POD_IP, pod_port), (via, via_p99, CLUSTER_IP, svc_port)]
                 for values, p99s, ip, port in (order if i % 2 == 0 else order[::-1]):
                     value, p99 = run(ip, port)
@@ -309,9 +324,10 @@ def main() -> None:
         sh("ip", "-n", node, "route", "add", "10.43.0.0/16", "dev", f"{prefix}a")
         print(f"rule sync, one endpoint per Service (medians of {ROUNDS}):")
         for n in (1000, 10000):
-            render_s, full, partial = sync_time(node, n)
-            print(f"  {n:>6} Services: full {full * 1000:7.1f} ms (render {render_s * 1000:.1f} ms)  "
-                  f"partial, one changed {partial * 1000:7.1f} ms   target full <= 500 ms")
+            render_s, full, partial, full_cpu, partial_cpu = sync_time(node, n)
+            print(f"  {n:>6} Services: full {full * 1000:7.1f} ms (render {render_s * 1000:.1f} ms; CPU "
+                  f"{full_cpu * 1000:.0f} ms)  partial, one changed {partial * 1000:7.1f} ms (CPU "
+                  f"{partial_cpu * 1000:.0f} ms)   target full <= 500 ms")
         throughput(node, pod, prefix)
     finally:
         for ns in (node, pod):
