@@ -17,10 +17,18 @@ per packet does not grow with the number of Services:
   Cluster; for Local only the node's own endpoints, the client address kept, except for
   traffic from pods or the node itself, which goes to the cluster chain; one chain per
   endpoint (`sep-...`) that marks hairpin traffic (a pod reaching itself) and DNATs.
+- a ClusterIP port with exactly one usable endpoint (no affinity, NodePort or external
+  IP: the common case) gets no chain: an element of the dnat map `single-endpoint` and
+  one of the set `single-endpoint-hairpin`, used by the one shared `single-endpoint`
+  chain (masquerade from outside the cluster CIDR and for hairpin, then DNAT from the
+  map). nft parses a chain ~10x slower than a map element: 10,000 such Services cost
+  ~20,000 elements instead of ~20,000 chains.
 - `no-endpoint-services` / `no-endpoint-nodeports`: Service ports with no usable endpoint
   are rejected (TCP reset, ICMP port unreachable otherwise) from the filter hooks, so a
   client fails at once instead of timing out.
 - `masquerading` in nat postrouting masquerades what was marked (mark 0x4000).
+
+`update(new, old)` is the partial sync: the transaction with only what changed.
 
 Endpoints used: the ready ones; when none is ready, the serving and terminating ones
 (upstream's fallback, so draining pods finish their work). internalTrafficPolicy Local
