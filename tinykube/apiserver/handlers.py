@@ -29,6 +29,7 @@ MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request body limit
 JSON = "application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 BOOKMARK_INTERVAL = 60.0
+SEND_BATCH = 256  # queued events sent before yielding to the event loop
 # kube-apiserver's --max-requests-inflight: past this many requests at once (watches
 # excepted), answer 429 with Retry-After instead of queueing without bound.
 MAX_INFLIGHT = 400
@@ -303,18 +304,29 @@ class WatchStream:
         if self.initial_events_end:
             await self._send_initial(resp)
         next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+        sent_in_a_row = 0
         while True:
             now = time.monotonic()
             if now >= deadline:
                 break
-            wait = min(deadline, next_bookmark) - now
-            try:
-                event = await asyncio.wait_for(self.watcher.next(), timeout=wait)
-            except asyncio.TimeoutError:
-                if self.bookmarks and time.monotonic() >= next_bookmark:
-                    await self._bookmark(resp)
-                    next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
-                continue
+            if self.watcher.queue:
+                # Queued already: send without waiting. wait_for runs its coroutine as a
+                # task, one event loop round per event, so on a busy server a watcher got
+                # only tens of events a second, fell behind and was closed as slow.
+                event = self.watcher.queue.popleft()
+                sent_in_a_row += 1
+                if sent_in_a_row % SEND_BATCH == 0:
+                    await asyncio.sleep(0)  # a long backlog does not hold the loop
+            else:
+                sent_in_a_row = 0
+                wait = min(deadline, next_bookmark) - now
+                try:
+                    event = await asyncio.wait_for(self.watcher.next(), timeout=wait)
+                except asyncio.TimeoutError:
+                    if self.bookmarks and time.monotonic() >= next_bookmark:
+                        await self._bookmark(resp)
+                        next_bookmark = time.monotonic() + BOOKMARK_INTERVAL
+                    continue
             if event is None:  # closed: the client re-lists or resumes
                 break
             await self._send(resp, *event)

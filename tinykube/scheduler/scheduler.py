@@ -22,6 +22,7 @@ import datetime
 import logging
 import os
 import socket
+import time
 import uuid
 
 from tinykube.api import errors
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 PODS, NODES = ("v1", "Pod"), ("v1", "Node")
 DEFAULT_SCHEDULER = "default-scheduler"
 BIND_CONCURRENCY = 64
+BOUND_LOG_EVERY = 1000  # a progress line (bench/scheduler.py reads its timestamps)
 
 
 def responsible_for(pod: dict, scheduler_name: str = DEFAULT_SCHEDULER) -> bool:
@@ -110,7 +112,8 @@ class Scheduler:
         self.scheduler_name, self.leader_elect = scheduler_name, leader_elect
         self.identity = identity or f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self.bind_concurrency = bind_concurrency
-        self.stats = {"scheduled": 0, "unschedulable": 0, "bind_errors": 0, "bound": 0}
+        self.stats = {"scheduled": 0, "unschedulable": 0, "bind_errors": 0, "bound": 0, "cycles": 0,
+                      "cycle_seconds": 0.0}
 
     async def run(self) -> None:
         if not self.leader_elect:
@@ -228,7 +231,10 @@ class Scheduler:
             return
         info = PodInfo(pod)
         cycle = self.queue.scheduling_cycle
+        started = time.perf_counter()
         result = self.framework.schedule(info, self.cache)
+        self.stats["cycle_seconds"] += time.perf_counter() - started
+        self.stats["cycles"] += 1
         if result.node:
             self.cache.assume(info, result.node)
             self.queue.done(qp.key)
@@ -266,6 +272,9 @@ class Scheduler:
                 self.queue.add(qp.pod)
                 return
         self.stats["bound"] += 1
+        if self.stats["bound"] == 1 or self.stats["bound"] % BOUND_LOG_EVERY == 0:
+            log.info("scheduler: %d pods bound; scheduling cycles took %.2f ms on average", self.stats["bound"],
+                     1000 * self.stats["cycle_seconds"] / max(1, self.stats["cycles"]))
         self.recorder.record(qp.pod, "Normal", "Scheduled", f"Successfully assigned {info.key} to {node}")
 
     async def _set_unschedulable(self, pod: dict, message: str) -> None:
