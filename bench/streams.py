@@ -127,39 +127,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def forwarded_download(cluster, size: int, rounds: int) -> list[float]:
-    port = free_port()
-    proc = subprocess.Popen([KUBECTL, "port-forward", "pod/web", f"{port}:80"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
-    try:
-        proc.stdout.readline()
-        out = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=120) as r:
-                got = len(r.read())
-            assert got == size, got
-            out.append(size / (time.perf_counter() - start) / 1e6)
-        return out
-    finally:
-        proc.kill()
-        proc.wait()
+def download(port: int, size: int) -> float:
+    """MB/s of one download through the port-forward listening on 127.0.0.1:port."""
+    start = time.perf_counter()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=120) as r:
+        got = len(r.read())
+    assert got == size, got
+    return size / (time.perf_counter() - start) / 1e6
 
 
-async def direct_download(netns_path: str, ip: str, size: int, rounds: int) -> list[float]:
-    out = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        reader, writer = await netns.open_connection(netns_path, ip, 80)
-        writer.write(b"GET /big HTTP/1.0\r\nHost: pod\r\n\r\n")
-        total = 0
-        while chunk := await reader.read(1 << 18):
-            total += len(chunk)
-        writer.close()
-        assert total >= size, total
-        out.append(size / (time.perf_counter() - start) / 1e6)
-    return out
+async def direct_download(netns_path: str, ip: str, size: int) -> float:
+    """MB/s of one download straight from the pod IP (from the node's namespace)."""
+    start = time.perf_counter()
+    reader, writer = await netns.open_connection(netns_path, ip, 80)
+    writer.write(b"GET /big HTTP/1.0\r\nHost: pod\r\n\r\n")
+    total = 0
+    while chunk := await reader.read(1 << 18):
+        total += len(chunk)
+    writer.close()
+    assert total >= size, total
+    return size / (time.perf_counter() - start) / 1e6
 
 
 # --- logs ------------------------------------------------------------------------------------------
@@ -220,13 +207,39 @@ def exec_figures(cluster, n: int) -> None:
     print(f"  server side (API server -> agent -> runc exec -> status): {ms(server)}  target <= 150 ms")
 
 
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def forward_figures(cluster, size: int, args) -> None:
-    pod_ip = cluster.pod("web")["status"]["podIP"]
-    direct = asyncio.run(direct_download(cluster.agents["n1"].node.netns_path, pod_ip, size, args.rounds))
-    forwarded = forwarded_download(cluster, size, args.rounds)
-    d, f = statistics.median(direct), statistics.median(forwarded)
-    print(f"port-forward throughput ({args.size_mib} MiB over HTTP): {f:.0f} MB/s; direct to the pod IP "
-          f"{d:.0f} MB/s; ratio {100 * f / d:.0f} %  target >= 50 %")
+    """Direct and forwarded downloads alternate, round by round, so that whatever else
+    the machine is doing weighs on both alike; medians are compared."""
+    pod_ip, netns_path = cluster.pod("web")["status"]["podIP"], cluster.agents["n1"].node.netns_path
+    port = free_port()
+    proc = subprocess.Popen([KUBECTL, "port-forward", "pod/web", f"{port}:80"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    pids = {"API server": cluster.server.proc.pid, "agent": cluster.agents["n1"].proc.pid, "kubectl": proc.pid}
+    direct, forwarded, spent = [], [], dict.fromkeys(pids, 0.0)
+    try:
+        proc.stdout.readline()
+        download(port, size)  # warm up
+        for _ in range(args.rounds):
+            direct.append(asyncio.run(direct_download(netns_path, pod_ip, size)))
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            forwarded.append(download(port, size))
+            for name, pid in pids.items():
+                spent[name] += cpu_seconds(pid) - before[name]
+    finally:
+        proc.kill()
+        proc.wait()
+    d, f, mib = statistics.median(direct), statistics.median(forwarded), args.size_mib * args.rounds
+    print(f"port-forward throughput ({args.size_mib} MiB over HTTP, {args.rounds} rounds): {f:.0f} MB/s; "
+          f"direct to the pod IP {d:.0f} MB/s; ratio {100 * f / d:.0f} %  target >= 50 %")
+    print("  CPU per MiB forwarded: " + ", ".join(f"{name} {1000 * t / mib:.1f} ms" for name, t in spent.items()))
 
 
 if __name__ == "__main__":

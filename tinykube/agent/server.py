@@ -198,7 +198,8 @@ class KubeletServer:
         netns_path = self._pod_netns(worker)
 
         async def connect(port: int):
-            return await netns.open_connection(netns_path, "127.0.0.1", port)
+            # a reader buffering up to 1 MiB lets each read take a full READ_SIZE chunk
+            return await netns.open_connection(netns_path, "127.0.0.1", port, limit=512 * 1024)
 
         session = PortForwardSession(send=ws.send_bytes, connect=connect,
                                      pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from tinykube.agent.streams import spdy
 
 log = logging.getLogger(__name__)
-READ_SIZE = 256 * 1024
+READ_SIZE = 256 * 1024   # the pod's bytes are read and framed this much at a time
+SMALL = 16 * 1024        # a smaller chunk is sent in one message with its frame header
 
 
 @dataclass
@@ -47,6 +48,18 @@ class PortForwardSession:
         """Encode and send under one lock: the header compressor's state is ordered."""
         async with self.lock:
             await self.send_raw(make(self.writer))
+
+    async def send_data(self, stream_id: int, chunk: bytes) -> None:
+        """A data frame as two sends, its 8-byte header and the chunk itself: the tunnel is
+        a byte stream (client-go reads WebSocket messages back to back), and a large chunk
+        is not copied to glue the header on. Small ones are glued: one message is cheaper."""
+        header = spdy.data_header(stream_id, len(chunk))
+        async with self.lock:
+            if len(chunk) < SMALL:
+                await self.send_raw(header + chunk)
+            else:
+                await self.send_raw(header)
+                await self.send_raw(chunk)
 
     async def feed(self, data: bytes) -> None:
         for frame in self.reader.feed(data):
@@ -117,7 +130,7 @@ class PortForwardSession:
         to_pod = asyncio.ensure_future(_client_to_pod(data, writer))
         try:
             while chunk := await reader.read(READ_SIZE):
-                await self.send(lambda w, c=chunk: w.data(data.id, c))
+                await self.send_data(data.id, chunk)
         finally:
             to_pod.cancel()
             await asyncio.gather(to_pod, return_exceptions=True)

@@ -53,6 +53,11 @@ DICTIONARY = (
 MAX_DATA = 0xFFFFFF
 
 
+def data_header(stream_id: int, length: int, *, fin: bool = False) -> bytes:
+    """The 8 bytes before a data frame's payload (length <= MAX_DATA)."""
+    return struct.pack(">II", stream_id, ((FLAG_FIN if fin else 0) << 24) | length)
+
+
 class ProtocolError(Exception):
     pass
 
