@@ -1,25 +1,37 @@
-"""Benchmark of the scheduler: pods scheduled per second on 1,000 and 5,000 simulated nodes.
+"""Benchmark of the scheduler and the workload controllers on simulated and real nodes.
 
-For each node count: a fresh `tinykube server` (which runs the scheduler) and a
-`tinykube agent --simulate N --simulate-only` process; once the N nodes are Ready,
-10,000 pods (100m cpu, 128Mi each) are created by 64 concurrent clients while a watch
-counts the bindings. Prints
-- end to end: pods bound per second from the first binding to the last (as upstream's
-  scheduler_perf measures throughput, creation running at the same time), and the create
-  rate, which bounds it when the API server is the slower side;
-- the scheduling algorithm alone: the same scheduler code (queue, cache with assumed
-  pods, every default plugin) in this process with the bindings not written, pods/s.
+For each node count (1,000 and 5,000): the scheduling algorithm alone (queue, cache with
+assumed pods, every default plugin, in this process, bindings not written), then a fresh
+`tinykube server` (API server, scheduler, controller manager in one process) and a
+`tinykube agent --simulate N --simulate-only` process. Once the N nodes are registered:
+- on 1,000 nodes, a 100-replica Deployment: create -> status.availableReplicas 100;
+- 10,000 pods (100m cpu, 128Mi each) created by 64 concurrent clients while an informer
+  counts bindings: pods bound per second from the first create to the last binding seen
+  (capped by --e2e-timeout: past it, the rate of the pods bound so far is printed), and
+  the scheduler's own rate from the timestamps of its "N pods bound" log lines, with
+  its mean scheduling cycle time inside the server.
+Then, when run as root with runc: `tinykube up` with one real node in a throwaway network
+namespace (as bench/pod_startup.py), a 30-replica busybox Deployment: time to Available,
+and the time from deleting one of its pods to its replacement Running.
 
-    .venv/bin/python bench/scheduler.py [--nodes 1000,5000] [--pods 10000]
+Simulated nodes renew their Leases every 120 s and the server's node grace period is
+600 s, so that heartbeats (N writes per interval) do not compete with the pods measured.
 
-Everything runs on 127.0.0.1 and stops by itself; processes are stopped by PID.
+    .venv/bin/python bench/scheduler.py [--nodes 1000,5000] [--pods 10000] [--e2e-timeout 60]
+
+Everything runs on 127.0.0.1 (the real node in its own network namespace) and stops by
+itself; processes are stopped by PID.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +44,9 @@ sys.path.insert(0, REPO)
 from tinykube.client import ApiClient, Informer  # noqa: E402
 
 PODS, NODES, NS = ("v1", "Pod"), ("v1", "Node"), ("v1", "Namespace")
+DEPLOYMENTS = ("apps/v1", "Deployment")
+BOUND_LINE = re.compile(r"^(\S+ \S+) INFO tinykube\.scheduler\.scheduler: (\d+) pods bound; "
+                        r"scheduling cycles took ([\d.]+) ms")
 
 
 def free_port() -> int:
@@ -40,16 +55,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(cmd: list[str], log_path: str) -> subprocess.Popen:
+def start(cmd: list[str], log_path: str, env: dict | None = None) -> subprocess.Popen:
     with open(log_path, "wb") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
 
 
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -61,6 +76,14 @@ def pod(i: int) -> dict:
                                      "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}
 
 
+def deployment(name: str, replicas: int, namespace: str, container: dict) -> dict:
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]}}}}
+
+
 async def wait_nodes(client: ApiClient, count: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,41 +93,78 @@ async def wait_nodes(client: ApiClient, count: int, timeout: float) -> None:
     raise TimeoutError(f"{count} nodes not registered after {timeout}s")
 
 
-async def end_to_end(kubeconfig: str, pods: int) -> dict:
-    async with ApiClient.from_kubeconfig(kubeconfig) as client:
-        await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
-        bound_at: list[float] = []
-        done = asyncio.Event()
-        seen: set[str] = set()
+async def namespace(client: ApiClient, name: str) -> None:
+    await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
-        def on_pod(obj: dict) -> None:  # an informer: it resumes a watch the server closed
-            name = obj["metadata"]["name"]
-            if obj["spec"].get("nodeName") and name not in seen:
-                seen.add(name)
-                bound_at.append(time.monotonic())
-                if len(seen) == pods:
-                    done.set()
-        informer = Informer(client, PODS, namespace="bench")
-        informer.add_event_handler(on_pod, lambda old, new: on_pod(new))
 
-        async def watch() -> None:
-            await informer.run()
+async def deployment_available(client: ApiClient, dep: dict, timeout: float) -> float:
+    """Seconds from the create to status.availableReplicas == spec.replicas (polled every 20 ms)."""
+    md = dep["metadata"]
+    started = time.monotonic()
+    await client.create(DEPLOYMENTS, dep)
+    while time.monotonic() - started < timeout:
+        status = (await client.get(DEPLOYMENTS, md["name"], namespace=md["namespace"])).get("status") or {}
+        if status.get("availableReplicas", 0) >= dep["spec"]["replicas"]:
+            return time.monotonic() - started
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f"deployment {md['name']} not Available after {timeout}s")
 
-        watcher = asyncio.create_task(watch())
+
+async def end_to_end(client: ApiClient, pods: int, timeout: float) -> dict:
+    """Create `pods` pods with 64 clients; an informer (it resumes a watch the server closes,
+    relists on 410) records when each is first seen bound."""
+    await namespace(client, "bench")
+    bound_at: list[float] = []
+    seen: set[str] = set()
+    done = asyncio.Event()
+
+    def on_pod(obj: dict) -> None:
+        name = obj["metadata"]["name"]
+        if obj["spec"].get("nodeName") and name not in seen:
+            seen.add(name)
+            bound_at.append(time.monotonic())
+            if len(seen) == pods:
+                done.set()
+    informer = Informer(client, PODS, namespace="bench")
+    informer.add_event_handler(on_pod, lambda old, new: on_pod(new))
+    watcher = asyncio.create_task(informer.run())
+    try:
         await informer.wait_synced()
         queue = list(range(pods))
         started = time.monotonic()
+        wall_started = time.time()
 
         async def creator() -> None:
-            while queue:
+            while queue and time.monotonic() - started < timeout:
                 await client.create(PODS, pod(queue.pop()))
         await asyncio.gather(*(creator() for _ in range(64)))
-        created = time.monotonic() - started
-        await asyncio.wait_for(done.wait(), timeout=600)
+        created, create_time = pods - len(queue), time.monotonic() - started
+        try:
+            await asyncio.wait_for(done.wait(), timeout=max(1.0, timeout - (time.monotonic() - started)))
+        except asyncio.TimeoutError:
+            pass
+    finally:
         watcher.cancel()
-        span = bound_at[-1] - bound_at[0]
-        return {"create_rate": pods / created, "bind_rate": (pods - 1) / span if span else 0.0,
-                "total": bound_at[-1] - started}
+        await asyncio.gather(watcher, return_exceptions=True)
+    last = bound_at[-1] if bound_at else time.monotonic()
+    return {"created": created, "create_rate": created / create_time, "bound": len(bound_at),
+            "bind_rate": len(bound_at) / (last - started), "total": last - started,
+            "wall_started": wall_started, "relists": informer.stats["relists"], "watches": informer.stats["watches"]}
+
+
+def scheduler_rate(log_path: str, since: float) -> tuple[float, float] | None:
+    """(pods/s between the scheduler's first and last progress lines after `since`, mean cycle ms)."""
+    points = []
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            m = BOUND_LINE.match(line)
+            if m:
+                at = datetime.datetime.strptime(m[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                if at >= since:
+                    points.append((at, int(m[2]), float(m[3])))
+    if len(points) < 2 or points[-1][0] == points[0][0]:
+        return None
+    return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]), points[-1][2]
 
 
 def algorithm_only(nodes: int, pods: int) -> float:
@@ -141,56 +201,164 @@ def algorithm_only(nodes: int, pods: int) -> float:
     return pods / elapsed
 
 
-def run_cluster(nodes: int, pods: int, tmp: str) -> dict:
+def wait_server(data: str, server: subprocess.Popen) -> str:
+    kubeconfig = os.path.join(data, "kubeconfig.yaml")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(os.path.join(data, "token")) or not os.path.exists(kubeconfig):
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("server did not start")
+        time.sleep(0.2)
+    time.sleep(1.0)
+    return kubeconfig
+
+
+def run_cluster(nodes: int, pods: int, tmp: str, timeout: float, with_deployment: bool) -> dict:
     data = os.path.join(tmp, f"server-{nodes}")
+    server_log = os.path.join(tmp, f"server-{nodes}.log")
     port = free_port()
     server = start([sys.executable, "-m", "tinykube.cli.main", "server", "--data-dir", data, "--port", str(port),
-                    "--sqlite-synchronous", "FULL"], os.path.join(tmp, f"server-{nodes}.log"))
+                    "--sqlite-synchronous", "FULL", "--node-monitor-grace-period", "600"], server_log)
     agent = None
     try:
-        kubeconfig = os.path.join(data, "kubeconfig.yaml")
-        deadline = time.monotonic() + 60
-        while not os.path.exists(os.path.join(data, "token")) or not os.path.exists(kubeconfig):
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
-        time.sleep(1.0)
+        kubeconfig = wait_server(data, server)
         with open(os.path.join(data, "token")) as f:
             token = f.read().strip()
         agent = start([sys.executable, "-m", "tinykube.cli.main", "agent", "--server", f"https://127.0.0.1:{port}",
                        "--token", token, "--ca-file", os.path.join(data, "pki", "ca.crt"),
                        "--data-dir", os.path.join(tmp, f"agent-{nodes}"), "--simulate", str(nodes),
-                       "--simulate-only", "--node-name", "bench", "--simulate-lease-interval", "30"],
+                       "--simulate-only", "--node-name", "bench", "--simulate-lease-interval", "120"],
                       os.path.join(tmp, f"agent-{nodes}.log"))
 
         async def go() -> dict:
             async with ApiClient.from_kubeconfig(kubeconfig) as client:
                 t0 = time.monotonic()
                 await wait_nodes(client, nodes, 300)
-                registered = time.monotonic() - t0
-            result = await end_to_end(kubeconfig, pods)
-            result["registered"] = registered
-            return result
-        return asyncio.run(go())
+                result: dict = {"registered": time.monotonic() - t0}
+                if with_deployment:
+                    await namespace(client, "deploy")
+                    container = {"name": "app", "image": "registry.k8s.io/pause:3.9",
+                                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}
+                    result["deployment"] = await deployment_available(
+                        client, deployment("web", 100, "deploy", container), 120)
+                result.update(await end_to_end(client, pods, timeout))
+                return result
+        result = asyncio.run(go())
+        result["scheduler"] = scheduler_rate(server_log, result["wall_started"])
+        return result
     finally:
         if agent is not None:
             stop(agent)
         stop(server)
 
 
+def real_node(tmp: str) -> str:
+    """30-replica Deployment on one real node; a deleted pod's replacement. Figures or why not."""
+    if os.geteuid() != 0:
+        return "not measured (needs root)"
+    if not shutil.which("runc"):
+        return "not measured (runc not found)"
+    from tests.integration.agent.cleanup import force_cleanup
+    from tests.integration.images.ocibuild import busybox_archive
+    from tests.integration.network.nodens import TestNetwork
+    from tinykube.agent.images import ImageService
+
+    data = os.path.join(tmp, "real")
+    net, proc = TestNetwork(), None
+    try:
+        node = net.add_node("bench")
+        archive = busybox_archive(tmp)
+
+        async def load() -> None:
+            images = ImageService(data)
+            await images.import_archive(archive)
+            await images.close()
+        asyncio.run(load())
+        proc = start([sys.executable, "-m", "tinykube.cli.main", "up", "--data-dir", data, "--port", str(free_port()),
+                      "--node-name", "bench", "--node-ip", node.ip, "--host-netns", node.netns_path,
+                      "--bridge", f"{net.prefix}b", "--pod-cidr", "10.42.99.0/24"],
+                     os.path.join(tmp, "up.log"), env={**os.environ, "TINYKUBE_LOG": "WARNING"})
+        kubeconfig = wait_server(data, proc)
+        return asyncio.run(_real_node_figures(kubeconfig))
+    except Exception as exc:
+        return f"not measured ({exc!r}; log in {tmp}/up.log)"
+    finally:
+        if proc is not None and proc.poll() is None:
+            subprocess.run(["kubectl", "--kubeconfig", os.path.join(data, "kubeconfig.yaml"), "delete",
+                            "deployment,pods", "--all", "--grace-period=1", "--timeout=60s"], capture_output=True)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        force_cleanup(data)
+        net.cleanup()
+
+
+async def _real_node_figures(kubeconfig: str) -> str:
+    async with ApiClient.from_kubeconfig(kubeconfig) as client:
+        deadline = time.monotonic() + 60
+        while not any(_ready(n) for n in (await client.list(NODES)).items):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the real node is not Ready after 60 s")
+            await asyncio.sleep(0.2)
+        container = {"name": "app", "image": "busybox:1.36", "imagePullPolicy": "IfNotPresent",
+                     "command": ["/bin/busybox", "sleep", "3600"]}
+        available = await deployment_available(client, deployment("real", 30, "default", container), 120)
+        before = (await client.list(PODS, namespace="default", label_selector="app=real"))
+        names = {p["metadata"]["name"] for p in before.items}
+        victim = sorted(names)[0]
+        async with client.watch(PODS, namespace="default", label_selector="app=real",
+                                resource_version=before.resource_version, timeout_seconds=60) as stream:
+            deleted = time.monotonic()
+            await client.delete(PODS, victim, namespace="default")
+            async for _, obj in stream:
+                if obj["metadata"]["name"] not in names and (obj.get("status") or {}).get("phase") == "Running":
+                    replaced = time.monotonic() - deleted
+                    break
+            else:
+                raise TimeoutError("no replacement Running within 60 s")
+        return (f"real node: 30-replica Deployment Available in {available:.2f} s; a deleted pod's "
+                f"replacement Running {replaced * 1000:.0f} ms after the delete (target <= 1 s)")
+
+
+def _ready(node: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or ())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--nodes", default="1000,5000")
     parser.add_argument("--pods", type=int, default=10000)
+    parser.add_argument("--e2e-timeout", type=float, default=60.0,
+                        help="seconds to create and bind the pods; past it the rate so far is printed")
+    parser.add_argument("--algorithm-pods", type=int, default=3000, help="pods for the algorithm-alone figure")
+    parser.add_argument("--no-real-node", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tinykube-bench-sched-") as tmp:
-        for nodes in (int(n) for n in args.nodes.split(",")):
-            alone = algorithm_only(nodes, args.pods)
-            print(f"{nodes} nodes, {args.pods} pods: scheduling algorithm alone {alone:.0f} pods/s", flush=True)
-            e2e = run_cluster(nodes, args.pods, tmp)
+        for index, nodes in enumerate(int(n) for n in args.nodes.split(",")):
+            alone = algorithm_only(nodes, args.algorithm_pods)
+            print(f"{nodes} nodes: scheduling algorithm alone {alone:.0f} pods/s "
+                  f"({args.algorithm_pods} pods, in this process, bindings not written)", flush=True)
+            e2e = run_cluster(nodes, args.pods, tmp, args.e2e_timeout, with_deployment=index == 0)
+            print(f"{nodes} nodes: registered in {e2e['registered']:.1f} s", flush=True)
+            if "deployment" in e2e:
+                print(f"{nodes} nodes: 100-replica Deployment Available in {e2e['deployment']:.2f} s "
+                      f"(target <= 5 s)", flush=True)
+            cut = "" if e2e["bound"] == args.pods else f", stopped at {args.e2e_timeout:.0f} s"
             print(f"{nodes} nodes, {args.pods} pods: end to end {e2e['bind_rate']:.0f} pods bound/s "
-                  f"(pods created at {e2e['create_rate']:.0f}/s meanwhile; all bound {e2e['total']:.1f} s "
-                  f"after the first create; {nodes} nodes registered in {e2e['registered']:.1f} s)", flush=True)
+                  f"({e2e['bound']} bound {e2e['total']:.1f} s after the first create{cut}; "
+                  f"{e2e['created']} created at {e2e['create_rate']:.0f}/s meanwhile; counting informer: "
+                  f"{e2e['watches']} watches, {e2e['relists']} relists; target >= 500 pods/s)", flush=True)
+            if e2e["scheduler"]:
+                rate, cycle = e2e["scheduler"]
+                print(f"{nodes} nodes: the scheduler's own bind rate {rate:.0f} pods/s (its log's timestamps); "
+                      f"scheduling cycle {cycle:.2f} ms on average in the server", flush=True)
+            else:
+                print(f"{nodes} nodes: the scheduler's own bind rate: too few progress lines", flush=True)
+        if not args.no_real_node:
+            print(real_node(tmp), flush=True)
 
 
 if __name__ == "__main__":
