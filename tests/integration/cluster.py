@@ -142,9 +142,18 @@ class RealCluster:
 
     # --- teardown ------------------------------------------------------------------------
 
+    def _delete_everything(self, timeout: float = 60.0) -> None:
+        """Delete every workload and wait for the pods of the agents still running to go
+        (their agents tear down networks and mounts); pods of a stopped agent stay
+        Terminating, and force_cleanup removes what they left."""
+        self.kubectl("delete", "all", "--all", "-A", "--grace-period=1", "--wait=false", check=False)
+        deadline = time.monotonic() + timeout
+        while _pods_on_live_nodes(self) and time.monotonic() < deadline:
+            time.sleep(0.2)
+
     def close(self) -> None:
         try:
-            self.kubectl("delete", "all", "--all", "-A", "--grace-period=1", "--timeout=60s", check=False)
+            self._delete_everything()
         finally:
             for name in self.agents:
                 self.stop_agent(name)
@@ -164,6 +173,13 @@ def real_cluster(tmp_path_factory, **options):
         yield cluster
     finally:
         cluster.close()
+
+
+def _pods_on_live_nodes(cluster: "RealCluster") -> list[dict]:
+    live = {name for name, a in cluster.agents.items() if a.proc and a.proc.poll() is None}
+    out = cluster.kubectl("get", "pods", "-A", "-o", "json", check=False).stdout
+    pods = json.loads(out or "{}").get("items", [])
+    return [p for p in pods if p.get("spec", {}).get("nodeName") in live]
 
 
 async def _import(data_dir: str, archive: str) -> None:
