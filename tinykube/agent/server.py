@@ -35,7 +35,7 @@ from tinykube.agent.containers import InstanceId, instances_of
 from tinykube.agent.streams import attach as attaching
 from tinykube.agent.streams import channels, logs, metrics
 from tinykube.agent.streams.exec import ExecRequest, ExecSession
-from tinykube.agent.streams.portforward import PortForwardSession
+from tinykube.agent.streams.portforward import PodConnection, PortForwardSession, websocket_header
 from tinykube.util import netns
 
 log = logging.getLogger(__name__)
@@ -198,11 +198,34 @@ class KubeletServer:
         netns_path = self._pod_netns(worker)
 
         async def connect(port: int):
-            # a reader buffering up to 1 MiB lets each read take a full READ_SIZE chunk
-            return await netns.open_connection(netns_path, "127.0.0.1", port, limit=512 * 1024)
+            sock = await netns.new_socket(netns_path)
+            try:
+                loop = asyncio.get_running_loop()
+                await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), 10)
+                _, conn = await loop.create_connection(PodConnection, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+            return conn, conn
+
+        transport, protocol = request.transport, request.protocol
+
+        def write_message(parts: list[bytes]) -> None:
+            """One WebSocket message straight to the connection, its parts not glued (the
+            TLS layer encrypts them in one go): aiohttp's writer would make it 2 writes,
+            plus 2 for the SPDY header's own message."""
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("the API server closed the connection")
+            length = sum(len(part) for part in parts)
+            transport.writelines([websocket_header(length) + parts[0], *parts[1:]])
+
+        async def drain() -> None:
+            if protocol.writing_paused:
+                await protocol._drain_helper()  # what aiohttp's own WebSocket writer awaits
 
         session = PortForwardSession(send=ws.send_bytes, connect=connect,
-                                     pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid)
+                                     pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid,
+                                     write_message=write_message, drain=drain)
         try:
             async for message in ws:
                 if message.type == web.WSMsgType.BINARY:

@@ -85,7 +85,8 @@ def test_logs_tail_timestamps_and_container_choice(cluster):
     wrong = cluster.kubectl("get", "--raw", "/api/v1/namespaces/default/pods/multi/log", check=False)
     assert "a container name must be specified for pod multi, choose one of: [a b]" in wrong.stderr
     assert "tick 1" in cluster.kubectl("logs", "multi", "-c", "b").stdout
-    assert "tick 1" in cluster.kubectl("logs", "-l", "app=ticker").stdout
+    # with a selector kubectl asks for the last 10 lines unless told otherwise
+    assert "tick 1\n" in cluster.kubectl("logs", "-l", "app=ticker", "--tail=-1").stdout
 
 
 def test_logs_since(cluster):

@@ -13,6 +13,7 @@ frames through `send(bytes)`; both are given by the transport (WebSocket tunnel)
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 from dataclasses import dataclass, field
 
@@ -33,9 +34,12 @@ class Stream:
 
 
 class PortForwardSession:
-    def __init__(self, *, send, connect, pod_name: str, pod_uid: str):
-        """`connect(port)` opens (reader, writer) to the port in the pod."""
+    def __init__(self, *, send, connect, pod_name: str, pod_uid: str, write_message=None, drain=None):
+        """`connect(port)` opens (reader, writer) to the port in the pod. `write_message`
+        (a list of byte strings forming one WebSocket message, written at once) and
+        `drain` (awaited after it), when given, carry the data frames: the fast path."""
         self.send_raw, self.connect = send, connect
+        self.write_message, self.drain = write_message, drain
         self.pod_name, self.pod_uid = pod_name, pod_uid
         self.reader, self.writer = spdy.FrameReader(), spdy.FrameWriter()
         self.streams: dict[int, Stream] = {}
@@ -54,6 +58,10 @@ class PortForwardSession:
         a byte stream (client-go reads WebSocket messages back to back), and a large chunk
         is not copied to glue the header on. Small ones are glued: one message is cheaper."""
         header = spdy.data_header(stream_id, len(chunk))
+        if self.write_message is not None:
+            self.write_message([header, chunk])  # synchronous: frames cannot interleave
+            await self.drain()
+            return
         async with self.lock:
             if len(chunk) < SMALL:
                 await self.send_raw(header + chunk)
@@ -135,6 +143,95 @@ class PortForwardSession:
             to_pod.cancel()
             await asyncio.gather(to_pod, return_exceptions=True)
             writer.close()
+
+
+def websocket_header(length: int) -> bytes:
+    """The header of an unmasked, final, binary WebSocket frame (RFC 6455 5.2): what a
+    server sends."""
+    if length < 126:
+        return bytes((0x82, length))
+    if length < 65536:
+        return bytes((0x82, 126)) + length.to_bytes(2, "big")
+    return bytes((0x82, 127)) + length.to_bytes(8, "big")
+
+
+class PodConnection(asyncio.Protocol):
+    """The connection into the pod, as (reader, writer) in one: a received chunk is handed
+    over as it is, never copied through a StreamReader's buffer (two copies per chunk
+    saved, a third of the agent's work per forwarded byte); reading from the pod pauses
+    while more than HIGH_WATER bytes wait for the client."""
+
+    HIGH_WATER = 1 << 20
+
+    def __init__(self):
+        self.transport: asyncio.Transport | None = None
+        self.chunks: collections.deque[bytes] = collections.deque()
+        self.queued, self.ended, self.reading_paused = 0, False, False
+        self.readable = asyncio.Event()
+        self.writable = asyncio.Event()
+        self.writable.set()
+
+    # the protocol
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.queued += len(data)
+        self.readable.set()
+        if self.queued > self.HIGH_WATER and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self) -> bool:
+        self.ended = True
+        self.readable.set()
+        return True  # half-closed: the client may still send
+
+    def connection_lost(self, exc) -> None:
+        self.ended = True
+        self.readable.set()
+        self.writable.set()
+
+    def pause_writing(self) -> None:
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
+    # the reader
+    async def read(self, n: int = -1) -> bytes:
+        """The next chunk as received (n is not a limit); b"" at the end."""
+        while not self.chunks:
+            if self.ended:
+                return b""
+            self.readable.clear()
+            await self.readable.wait()
+        chunk = self.chunks.popleft()
+        self.queued -= len(chunk)
+        if self.reading_paused and self.queued <= self.HIGH_WATER // 2 and not self.transport.is_closing():
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return chunk
+
+    # the writer
+    def write(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.transport.is_closing():
+            raise ConnectionResetError("the pod closed the connection")
+        await self.writable.wait()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.write_eof()
+
+    def close(self) -> None:
+        self.transport.close()
 
 
 async def _client_to_pod(stream: Stream, writer: asyncio.StreamWriter) -> None:
