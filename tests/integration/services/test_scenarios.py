@@ -155,11 +155,17 @@ def test_sidecar_proxy_answers_with_the_apps_page_through_its_node_port(cluster)
 def test_customer_service_calls_account_service_by_name(cluster):
     apply_example(cluster, "account-service")
 
+    seen = {"log": ""}
+
     def answered() -> str:
         result = cluster.kubectl("logs", "customer-service", check=False)
+        seen["log"] = result.stdout + result.stderr
         return result.returncode == 0 and "servedBy" in result.stdout and result.stdout
 
-    logs = cluster.wait_for(answered, "customer-service's log with an account-service answer", timeout=60)
+    try:
+        logs = cluster.wait_for(answered, "customer-service's log with an account-service answer", timeout=60)
+    except AssertionError as e:
+        raise AssertionError(f"customer-service's log:\n{seen['log'][-2000:]}") from e
     line = next(line for line in logs.splitlines() if "servedBy" in line)
     assert line.startswith("GET http://account-service:2222/accounts/customer/1 -> [{")
     assert '"customerId":"1"' in line and '"servedBy":"account-service-' in line
