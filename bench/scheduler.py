@@ -45,7 +45,7 @@ from tinykube.client import ApiClient, Informer  # noqa: E402
 
 PODS, NODES, NS = ("v1", "Pod"), ("v1", "Node"), ("v1", "Namespace")
 DEPLOYMENTS = ("apps/v1", "Deployment")
-BOUND_LINE = re.compile(r"^(\S+ \S+) INFO tinykube\.scheduler\.scheduler: (\d+) pods bound; "
+BOUND_LINE = re.compile(r"^(\S+ \S+) INFO tinykube\.scheduler\.scheduler: scheduler: (\d+) pods bound; "
                         r"scheduling cycles took ([\d.]+) ms")
 
 
