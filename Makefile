@@ -11,6 +11,8 @@ deps:
 	@scripts/install-deps.sh
 
 up: deps
+	@# no registry may be reachable: the examples' busybox:1.36, made from Debian's busybox-static
+	$(VENV)/bin/tinykube image busybox --if-missing --data-dir $(DATA_DIR)
 	$(VENV)/bin/tinykube up --data-dir $(DATA_DIR) --port $(PORT)
 
 test: deps lint

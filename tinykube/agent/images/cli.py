@@ -4,6 +4,9 @@
   tinykube image ls                               REF, DIGEST, SIZE (as `crictl images`)
   tinykube image rm REF [REF...]                  remove references, then unused content
   tinykube image pull REF [--user USER:PASSWORD]  pull from a registry
+  tinykube image busybox [--ref REF] [--if-missing]
+                                                  make busybox:1.36 from Debian's static
+                                                  busybox, for offline clusters
 
 Every command takes --data-dir DIR (default /var/lib/tinykube). The store's file locks make
 it safe to run these while an agent uses the same data dir.
@@ -13,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tarfile
 
+from tinykube.agent.images import localbusybox
 from tinykube.agent.images.auth import Credentials
 from tinykube.agent.images.errors import ImageError
 from tinykube.agent.images.service import ImageService
@@ -46,6 +51,9 @@ def parser(prog: str = "tinykube image") -> argparse.ArgumentParser:
     cmd_pull = _command(sub, "pull", "pull an image from a registry")
     cmd_pull.add_argument("ref")
     cmd_pull.add_argument("--user", default="", help="USER:PASSWORD for the registry")
+    cmd_busybox = _command(sub, "busybox", "make an image from Debian's static busybox (/bin/busybox)")
+    cmd_busybox.add_argument("--ref", default=localbusybox.DEFAULT_REF)
+    cmd_busybox.add_argument("--if-missing", action="store_true", help="do nothing if REF is there")
     return root
 
 
@@ -56,7 +64,10 @@ def _command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
 
 
 async def _import(images: ImageService, args) -> int:
-    result = await images.import_archive(args.file, base_name=args.base_name)
+    return await _import_result(await images.import_archive(args.file, base_name=args.base_name))
+
+
+async def _import_result(result) -> int:
     for record in result.records:
         print(f"unpacked {record.ref} ({record.target})")
     for why in result.skipped:
@@ -97,6 +108,16 @@ async def _pull(images: ImageService, args) -> int:
     return 0
 
 
+async def _busybox(images: ImageService, args) -> int:
+    if args.if_missing and images.get_image(args.ref) is not None:
+        print(f"{args.ref} is already in the store")
+        return 0
+    if not os.path.exists(localbusybox.BUSYBOX):
+        print(f"error: {localbusybox.BUSYBOX} is missing (apt-get install busybox-static)", file=sys.stderr)
+        return 1
+    return await _import_result(await localbusybox.import_busybox(images, args.ref))
+
+
 def human_size(size: float) -> str:
     """crictl's size column (go-units HumanSizeWithPrecision(size, 3)): 2.22MB, 812kB."""
     units = ("B", "kB", "MB", "GB", "TB", "PB")
@@ -107,7 +128,7 @@ def human_size(size: float) -> str:
     return f"{size:.3g}{units[i]}"
 
 
-_COMMANDS = {"import": _import, "ls": _ls, "rm": _rm, "pull": _pull}
+_COMMANDS = {"import": _import, "ls": _ls, "rm": _rm, "pull": _pull, "busybox": _busybox}
 
 if __name__ == "__main__":
     sys.exit(main())
