@@ -7,46 +7,23 @@ on plain dicts and never writes.
 
 from __future__ import annotations
 
-import datetime
-
 from tinykube.api import selectors
+# one definition each, shared with the ReplicaSet/Deployment controllers' helpers;
+# re-exported here under the names these controllers use
+from tinykube.controllers.podutil import (TIME_FORMAT, controller_of, controller_ref,
+                                          format_time, parse_time)
+from tinykube.controllers.podutil import is_pod_active as is_active
+from tinykube.controllers.podutil import is_pod_available as is_available
+from tinykube.controllers.podutil import is_pod_ready as is_ready
+from tinykube.controllers.podutil import pod_condition as condition
 from tinykube.util import jsonutil
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-# --- time ------------------------------------------------------------------------------
-
-
-def format_time(t: datetime.datetime) -> str:
-    return t.astimezone(datetime.timezone.utc).strftime(TIME_FORMAT)
-
-
-def parse_time(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
+__all__ = ["TIME_FORMAT", "claim_pods", "condition", "controller_of", "controller_ref", "format_time",
+           "is_active", "is_available", "is_finished", "is_ready", "is_running_and_ready",
+           "is_terminating", "owned_by", "parse_time", "pod_from_template", "selecting",
+           "selector_matches"]
 
 # --- owners ----------------------------------------------------------------------------
-
-
-def controller_ref(owner: dict) -> dict:
-    """The ownerReference a controller puts on what it creates (controller and
-    blockOwnerDeletion true, so foreground deletion waits for the dependents)."""
-    md = owner["metadata"]
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": md["name"], "uid": md["uid"],
-            "controller": True, "blockOwnerDeletion": True}
-
-
-def controller_of(obj: dict) -> dict | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
-        if ref.get("controller"):
-            return ref
-    return None
 
 
 def owned_by(obj: dict, owner: dict) -> bool:
@@ -94,35 +71,12 @@ def is_finished(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-def is_active(pod: dict) -> bool:
-    """Neither finished nor being deleted (upstream's IsPodActive)."""
-    return not is_finished(pod) and not is_terminating(pod)
 
-
-def condition(obj: dict, type_: str) -> dict | None:
-    for c in (obj.get("status") or {}).get("conditions") or ():
-        if c.get("type") == type_:
-            return c
-    return None
-
-
-def is_ready(pod: dict) -> bool:
-    c = condition(pod, "Ready")
-    return c is not None and c.get("status") == "True"
 
 
 def is_running_and_ready(pod: dict) -> bool:
     return (pod.get("status") or {}).get("phase") == "Running" and is_ready(pod)
 
-
-def is_available(pod: dict, min_ready_seconds: int, now: datetime.datetime) -> bool:
-    """Ready for at least minReadySeconds (upstream's IsPodAvailable)."""
-    if not is_ready(pod):
-        return False
-    if not min_ready_seconds:
-        return True
-    since = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime"))
-    return since is not None and since + datetime.timedelta(seconds=min_ready_seconds) <= now
 
 
 async def claim_pods(client, owner: dict, owner_resource, candidates: list[dict],
