@@ -481,22 +481,35 @@ class Resources:
 
     async def bind(self, rt: ResourceType, namespace: str, name: str, binding: dict,
                    ctx: WriteContext) -> None:
-        """pods/binding: assign a pod to a node, once (what the scheduler does)."""
+        """pods/binding: assign a pod to a node, once (what the scheduler does).
+
+        Like upstream's BindingREST (setPodNodeAndMetadata), a guaranteed update straight
+        on storage: nodeName, the binding's annotations and the PodScheduled condition --
+        no field manager, no defaulting, no validation of the whole pod, which the
+        scheduler's hottest write does not need: nothing else of the pod changes.
+        """
         node = (binding.get("target") or {}).get("name")
         if not node:
             raise errors.invalid("Binding", name, [errors.Cause(errors.REQUIRED, "target.name", "")])
-
-        def mutate(pod: dict) -> dict:
-            current = pod.get("spec", {}).get("nodeName")
-            if current:
-                raise errors.conflict(rt.plural, name, f'pod {name} is already assigned to node "{current}"')
-            if pod["metadata"].get("deletionTimestamp"):
-                raise errors.conflict(rt.plural, name, f"pod {name} is being deleted, cannot be assigned to a host")
-            pod["spec"]["nodeName"] = node
-            _set_condition(pod, "PodScheduled", "True")
-            return pod
-
-        await self._update_loop(rt, namespace, name, mutate, ctx, "binding", pinned=None)
+        annotations = (binding.get("metadata") or {}).get("annotations") or {}
+        key = rt.key(namespace, name)
+        for _ in range(MAX_CONFLICT_RETRIES):
+            await self.cache.wait_fresh()
+            current = self.cache.get(key)
+            if current is None:
+                raise errors.not_found(rt.plural, name, rt.group)
+            pod = jsonutil.deep_copy(current.obj)
+            _assign_pod(rt, name, pod, node, annotations)
+            if ctx.dry_run:
+                return
+            try:
+                await self.store.update(key, meta.strip_for_storage(pod), expected_revision=current.rev)
+                return
+            except storage.Conflict:
+                continue  # another write won the race: read again, as GuaranteedUpdate does
+            except storage.KeyNotFound:
+                raise errors.not_found(rt.plural, name, rt.group) from None
+        raise errors.conflict(rt.plural, name, "too many concurrent updates, try again", rt.group)
 
     # === writes: delete ==================================================================
 
@@ -703,6 +716,19 @@ def to_scale(rt: ResourceType, obj: dict) -> dict:
         "spec": {"replicas": spec.get("replicas", 0)},
         "status": {"replicas": status.get("replicas", 0), "selector": str(selector)},
     }
+
+
+def _assign_pod(rt: ResourceType, name: str, pod: dict, node: str, annotations: dict) -> None:
+    """Bind pod to node in place, or 409 when it is already assigned or being deleted."""
+    current = pod.get("spec", {}).get("nodeName")
+    if current:
+        raise errors.conflict(rt.plural, name, f'pod {name} is already assigned to node "{current}"')
+    if pod["metadata"].get("deletionTimestamp"):
+        raise errors.conflict(rt.plural, name, f"pod {name} is being deleted, cannot be assigned to a host")
+    pod.setdefault("spec", {})["nodeName"] = node
+    if annotations:
+        pod["metadata"].setdefault("annotations", {}).update(annotations)
+    _set_condition(pod, "PodScheduled", "True")
 
 
 def _set_condition(obj: dict, kind: str, status: str) -> None:
