@@ -29,6 +29,8 @@ import copy
 import json
 from dataclasses import dataclass
 
+import orjson
+
 from tinykube.api import errors
 from tinykube.api.patch import gojson, meta, typed
 from tinykube.api.patch.fieldpath import FieldSet, path_string
@@ -127,7 +129,7 @@ def update_managed_fields(old: dict | None, new: dict, *, manager: str, operatio
         ctx = _Context(meta.kind_type(group, version, kind), api_version, now,
                        _ignored(group, kind, subresource), _group_version(group, version))
         identity = manager_identity(manager, operation or UPDATE, api_version, subresource)
-        _track_update(ctx, _without_managed_fields(old or {}), new, managed, identity)
+        _track_update(ctx, _shallow_without_managed_fields(old or {}), new, managed, identity)
         _cap_update_managers(managed)
         _set_managed_fields(new, encode_managed_fields(managed))
     except Exception:  # noqa: BLE001 - UpdateNoErrors: keep the live managedFields
@@ -228,6 +230,7 @@ def _move_ownership(ctx: _Context, old: dict, new: dict, managed: Managed, workf
                     force: bool) -> typed.Comparison:
     """Updater.update: changed fields leave other managers; without force, conflicts."""
     t = ctx.t
+    old, new = _changed_subtrees(old, new)
     comparison = typed.compare(typed.with_go_zero_fields(old, t), typed.with_go_zero_fields(new, t), t)
     relevant = comparison.without(ctx.ignored_set)
     changed = relevant.modified.union(relevant.added)
@@ -381,7 +384,7 @@ def decode_managed_fields(entries) -> Managed:
             raise ValueError(f"invalid fieldsType {gojson.go_quote(fields_type)} in managed fields entry {index}")
         identity = _identity(entry.get("manager") or "", operation, entry["apiVersion"],
                              entry.get("subresource") or "")
-        fields = FieldSet.from_fields_v1(entry.get("fieldsV1") or {})
+        fields = _decode_fields_v1(entry.get("fieldsV1") or {})
         managed.owners[identity] = Owned(fields, entry["apiVersion"], operation == APPLY)
         managed.times[identity] = entry.get("time")
     return managed
@@ -398,7 +401,7 @@ def encode_managed_fields(managed: Managed) -> list[dict]:
         if managed.times.get(identity):
             entry["time"] = managed.times[identity]
         entry["fieldsType"] = FIELDS_V1
-        entry["fieldsV1"] = owned.fields.to_fields_v1()
+        entry["fieldsV1"] = _encode_fields_v1(owned.fields)
         if ident.get("subresource"):
             entry["subresource"] = ident["subresource"]
         if not entry["manager"]:
@@ -407,6 +410,49 @@ def encode_managed_fields(managed: Managed) -> list[dict]:
     entries.sort(key=lambda e: (e["operation"], gojson.unix_seconds(e.get("time")), e.get("manager", ""),
                                 e["apiVersion"], e.get("subresource", "")))
     return entries
+
+
+# Every write decodes and re-encodes each manager's FieldsV1, mostly unchanged, and pods of
+# one template share them: both directions are memoized. A FieldSet is never changed once
+# built (fieldpath.py), and one encoded here decodes to the same set of paths, so a cached
+# set stands for its encoding exactly. Cached encodings are handed out as fresh copies.
+FAST_PATHS = True  # tests turn the shortcuts off to compare outputs with the plain path
+_CACHE_SIZE = 4096
+_decoded: dict[bytes, FieldSet] = {}
+_encoded: dict[int, tuple[FieldSet, bytes]] = {}  # id(set) -> (the set, kept alive; encoding)
+
+
+def _decode_fields_v1(data) -> FieldSet:
+    if not FAST_PATHS or not isinstance(data, dict):
+        return FieldSet.from_fields_v1(data)
+    try:
+        raw = orjson.dumps(data)
+    except TypeError:  # not plain JSON (e.g. an integer beyond 64 bits): no shortcut
+        return FieldSet.from_fields_v1(data)
+    fields = _decoded.get(raw)
+    if fields is None:
+        fields = FieldSet.from_fields_v1(data)
+        _remember(raw, fields)
+    return fields
+
+
+def _encode_fields_v1(fields: FieldSet) -> dict:
+    if not FAST_PATHS:
+        return fields.to_fields_v1()
+    cached = _encoded.get(id(fields))
+    if cached is not None and cached[0] is fields:
+        return orjson.loads(cached[1])
+    encoded = fields.to_fields_v1()
+    _remember(orjson.dumps(encoded), fields)
+    return encoded
+
+
+def _remember(raw: bytes, fields: FieldSet) -> None:
+    if len(_decoded) >= _CACHE_SIZE or len(_encoded) >= _CACHE_SIZE:
+        _decoded.clear()
+        _encoded.clear()
+    _decoded.setdefault(raw, fields)
+    _encoded[id(fields)] = (fields, raw)
 
 
 # --- conflicts --------------------------------------------------------------------------
@@ -496,6 +542,43 @@ def _without_managed_fields(obj: dict) -> dict:
     out = copy.deepcopy(obj)
     _strip_managed_fields(out)
     return out
+
+
+def _shallow_without_managed_fields(obj: dict) -> dict:
+    """obj without managedFields, sharing the rest: for read-only use (comparisons)."""
+    if not FAST_PATHS:
+        return _without_managed_fields(obj)
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
+_UNCHANGED = "\x00unchanged"  # a leaf equal to itself, standing for a shared subtree
+
+
+def _changed_subtrees(old, new):
+    """old and new with each top-level field they hold identically replaced by one marker.
+
+    Comparing equal values reports nothing (typed.compare), so skipping them changes no
+    result; a status write then walks status only, not metadata and spec. "Identically"
+    is byte-equal JSON, stricter than value equality (true is not 1), so never wrong.
+    """
+    if not FAST_PATHS or not isinstance(old, dict) or not isinstance(new, dict):
+        return old, new
+    old_out, new_out = dict(old), dict(new)
+    for name in old.keys() & new.keys():
+        a, b = old[name], new[name]
+        if a is b or _same_json(a, b):
+            old_out[name] = new_out[name] = _UNCHANGED
+    return old_out, new_out
+
+
+def _same_json(a, b) -> bool:
+    try:
+        return orjson.dumps(a) == orjson.dumps(b)
+    except TypeError:
+        return False
 
 
 def _strip_managed_fields(obj: dict) -> None:

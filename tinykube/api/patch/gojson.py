@@ -30,8 +30,18 @@ class GoJSONError(ValueError):
 def loads(data: bytes | str):
     """Parse JSON; syntax errors carry Go's `encoding/json` messages."""
     text = data.decode("utf-8", errors="replace") if isinstance(data, (bytes, bytearray)) else data
+    try:
+        # fast path: what Python's C parser accepts (bar NaN/Infinity) Go accepts too;
+        # only a refused document needs the slow scanner, for Go's exact message
+        return json.loads(text, parse_constant=_refuse_constant)
+    except ValueError:
+        pass
     _check_valid(text)
     return json.loads(text)
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _quote_char(c: str) -> str:
