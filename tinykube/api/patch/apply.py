@@ -26,6 +26,7 @@ recorded for the writer, and apply never takes status from its configuration.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import dataclass
 
@@ -249,6 +250,8 @@ def _move_ownership(ctx: _Context, old: dict, new: dict, managed: Managed, workf
             if entry.fields.empty():
                 del managed.owners[identity]
             continue
+        if FAST_PATHS and identity not in conflicts and _untouched(entry.fields, relevant.removed):
+            continue  # keep the very set, whose FieldsV1 encoding is memoized
         remaining = entry.fields.difference(conflicts.get(identity, FieldSet())).difference(relevant.removed)
         if remaining.empty():
             del managed.owners[identity]
@@ -353,6 +356,7 @@ def manager_identity(manager: str, operation: str, api_version: str, subresource
     return _identity(manager or "unknown", operation, api_version, subresource)
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function of four strings, asked on every write
 def _identity(manager: str, operation: str, api_version: str, subresource: str) -> str:
     """BuildManagerIdentifier: the entry as JSON without fields, time, or (for Apply) apiVersion."""
     entry = {}
@@ -364,6 +368,12 @@ def _identity(manager: str, operation: str, api_version: str, subresource: str) 
     if subresource:
         entry["subresource"] = subresource
     return gojson.go_json(entry, sort_keys=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_identity(identity: str) -> dict:
+    """The identity's fields; callers only read the (shared) dict."""
+    return json.loads(identity)
 
 
 def decode_managed_fields(entries) -> Managed:
@@ -394,7 +404,7 @@ def encode_managed_fields(managed: Managed) -> list[dict]:
     """Managed to metadata.managedFields, sorted as kube-apiserver sorts them."""
     entries = []
     for identity, owned in managed.owners.items():
-        ident = json.loads(identity)
+        ident = _parsed_identity(identity)
         entry = {"manager": ident.get("manager", ""),
                  "operation": APPLY if owned.applied else ident.get("operation", UPDATE),
                  "apiVersion": owned.api_version}
@@ -445,6 +455,12 @@ def _encode_fields_v1(fields: FieldSet) -> dict:
     encoded = fields.to_fields_v1()
     _remember(orjson.dumps(encoded), fields)
     return encoded
+
+
+def _untouched(fields: FieldSet, removed: FieldSet) -> bool:
+    """fields.difference(removed) would be fields itself: no path in common. Sets are
+    built without empty subtrees, so the difference would not even differ in shape."""
+    return removed.empty() or fields.intersection(removed).empty()
 
 
 def _remember(raw: bytes, fields: FieldSet) -> None:
