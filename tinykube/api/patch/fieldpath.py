@@ -161,8 +161,16 @@ class FieldSet:
     __slots__ = ("members", "children")
 
     def __init__(self, members=None, children=None):
-        self.members: set = set(members or ())
-        self.children: dict = dict(children or {})
+        self.members: set = set() if members is None else set(members)
+        self.children: dict = {} if children is None else dict(children)
+
+    @classmethod
+    def _owning(cls, members: set, children: dict) -> "FieldSet":
+        """A set over a fresh members set and children dict, taken without copying them."""
+        out = cls.__new__(cls)
+        out.members = members
+        out.children = children
+        return out
 
     @classmethod
     def of(cls, *paths) -> "FieldSet":
@@ -174,7 +182,10 @@ class FieldSet:
     def insert(self, path) -> None:
         node = self
         for pe in path[:-1]:
-            node = node.children.setdefault(pe, FieldSet())
+            child = node.children.get(pe)
+            if child is None:
+                child = node.children[pe] = FieldSet()
+            node = child
         if path:
             node.members.add(path[-1])
 
@@ -196,7 +207,7 @@ class FieldSet:
         children = dict(self.children)
         for pe, child in other.children.items():
             children[pe] = children[pe].union(child) if pe in children else child
-        return FieldSet(self.members | other.members, children)
+        return FieldSet._owning(self.members | other.members, children)
 
     def intersection(self, other: "FieldSet") -> "FieldSet":
         children = {}
@@ -205,7 +216,7 @@ class FieldSet:
                 both = child.intersection(other.children[pe])
                 if not both.empty():
                     children[pe] = both
-        return FieldSet(self.members & other.members, children)
+        return FieldSet._owning(self.members & other.members, children)
 
     def difference(self, other: "FieldSet") -> "FieldSet":
         children = {}
@@ -213,7 +224,7 @@ class FieldSet:
             rest = child.difference(other.children[pe]) if pe in other.children else child
             if not rest.empty():
                 children[pe] = rest
-        return FieldSet(self.members - other.members, children)
+        return FieldSet._owning(self.members - other.members, children)
 
     def recursive_difference(self, other: "FieldSet") -> "FieldSet":
         """Drop every path that has a member of `other` as a prefix (or is one)."""
@@ -224,7 +235,7 @@ class FieldSet:
             rest = child.recursive_difference(other.children[pe]) if pe in other.children else child
             if not rest.empty():
                 children[pe] = rest
-        return FieldSet(self.members - other.members, children)
+        return FieldSet._owning(self.members - other.members, children)
 
     def paths(self, prefix=()):
         """Every path, in structured-merge-diff's iteration order."""
