@@ -602,13 +602,20 @@ def _compare(t: meta.TypeNode, old: dict, new: dict) -> typed.Comparison:
             or not isinstance(new, dict):
         return typed.compare(typed.with_go_zero_fields(old, t), typed.with_go_zero_fields(new, t), t)
     defaults = _top_level_defaults(t)
-    out = typed.Comparison()
+    out = typed.Comparison()  # scalar fields are compared straight into it
+    found = []
     for name in {**old, **new, **defaults}:
-        sub = _compare_field(t, name, old, new, defaults)
+        sub = _compare_field(t, name, old, new, defaults, out)
         if sub is not None:
-            out = typed.Comparison(out.added.union(sub.added), out.modified.union(sub.modified),
-                                   out.removed.union(sub.removed))
+            found.append(sub)
+    for sub in found:
+        out = typed.Comparison(_union(out.added, sub.added), _union(out.modified, sub.modified),
+                               _union(out.removed, sub.removed))
     return out
+
+
+def _union(a: FieldSet, b: FieldSet) -> FieldSet:
+    return a if b.empty() else a.union(b)
 
 
 _top_defaults: dict[int, tuple[meta.TypeNode, dict]] = {}
@@ -623,8 +630,10 @@ def _top_level_defaults(t: meta.TypeNode) -> dict:
     return cached[1]
 
 
-def _compare_field(t: meta.TypeNode, name: str, old: dict, new: dict, defaults: dict):
-    """The comparison of one top-level field (None: nothing changed)."""
+def _compare_field(t: meta.TypeNode, name: str, old: dict, new: dict, defaults: dict,
+                   out: typed.Comparison):
+    """The (memoized) comparison of one top-level field holding a map or list; None when
+    nothing changed or when the field was compared straight into `out`."""
     child_t = typed.child_type(t, name)
     sides = []
     for obj in (old, new):
@@ -632,6 +641,9 @@ def _compare_field(t: meta.TypeNode, name: str, old: dict, new: dict, defaults: 
             sides.append((True, obj[name]))  # as given: still to be Go-shaped
         else:
             sides.append((False, defaults.get(name, ABSENT)))  # already Go-shaped, or absent
+    if not any(isinstance(v, (dict, list)) for _, v in sides):
+        typed.compare_at(sides[0][1], sides[1][1], child_t, (("f", name),), out)  # Go-shaped already
+        return None
     try:
         raw = tuple(orjson.dumps(v) if v is not ABSENT else b"" for _, v in sides)
     except TypeError:
