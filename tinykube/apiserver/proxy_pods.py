@@ -295,6 +295,7 @@ class _AgentConnection(asyncio.Protocol):
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self.relay: _Relay | None = None
         self.protocol = ""
+        self.ended = False  # the agent closed its side (maybe before the relay started)
 
     @classmethod
     async def open(cls, address: str, port: int, ssl, target: str, offered: list[str]) -> "_AgentConnection":
@@ -323,6 +324,8 @@ class _AgentConnection(asyncio.Protocol):
         if self.buffer:
             relay.to_client(bytes(self.buffer))
             self.buffer.clear()
+        if self.ended:  # e.g. a command that finished at once: status sent, then closed
+            relay.agent_ended()
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -353,6 +356,7 @@ class _AgentConnection(asyncio.Protocol):
         self.close()
 
     def eof_received(self) -> bool:
+        self.ended = True
         if self.relay is not None:
             self.relay.agent_ended()
         elif self.head is not None and not self.handshake.done():
@@ -360,6 +364,7 @@ class _AgentConnection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc) -> None:
+        self.ended = True
         if self.relay is not None:
             self.relay.agent_ended()
         elif not self.handshake.done():
