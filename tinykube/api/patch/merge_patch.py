@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from tinykube.api import errors
 from tinykube.api.patch import gojson
 
@@ -41,7 +43,16 @@ def apply(document: dict, patch_body: bytes) -> dict:
         detail = "json: cannot unmarshal array into Go value of type map[string]interface {}"
         cause = errors.Cause(errors.INVALID, "patch", f"Invalid value: {gojson.go_quote(text)}: {detail}")
         raise errors.invalid("", "", [cause])
-    return merge(json.loads(json.dumps(document)), patch)
+    return merge(_copy(document), patch)
+
+
+def _copy(document: dict) -> dict:
+    """A deep copy through JSON; orjson's is ~20x faster than the json module's. Documents
+    orjson cannot write (non-string keys, integers beyond 64 bits) take the slow road."""
+    try:
+        return orjson.loads(orjson.dumps(document))
+    except TypeError:
+        return json.loads(json.dumps(document))
 
 
 def merge(doc: dict, patch: dict) -> dict:

@@ -146,3 +146,15 @@ def test_fast_json_decoding_matches_python_on_valid_documents(text):
 def test_fast_json_decoding_still_refuses_what_go_refuses_with_gos_message(text, message):
     with pytest.raises(gojson.GoJSONError, match=message.replace("(", r"\(")):
         gojson.loads(text)
+
+
+@pytest.mark.parametrize("document", [
+    {"a": {"b": [1, 2.5, None, True, "x"]}, "n": 2**70},  # beyond 64 bits: the json module's copy
+    {"metadata": {"name": "p"}, "spec": {"x": [{"y": 1.0}]}},
+])
+def test_merge_patch_copies_the_document_exactly_and_leaves_it_alone(document):
+    from tinykube.api.patch import merge_patch
+    before = copy.deepcopy(document)
+    patched = merge_patch.apply(document, b'{"z": 1}')
+    assert document == before and patched == dict(before, z=1)
+    assert type(patched.get("spec", {}).get("x", [{}])[0].get("y", 1.0)) is float
