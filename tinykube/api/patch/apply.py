@@ -232,7 +232,7 @@ def _move_ownership(ctx: _Context, old: dict, new: dict, managed: Managed, workf
     """Updater.update: changed fields leave other managers; without force, conflicts."""
     t = ctx.t
     old, new = _changed_subtrees(old, new)
-    comparison = _compare(t, old, new)
+    comparison = typed.compare(typed.with_go_zero_fields(old, t), typed.with_go_zero_fields(new, t), t)
     relevant = comparison.without(ctx.ignored_set)
     changed = relevant.modified.union(relevant.added)
     conflicts: dict[str, FieldSet] = {}
@@ -588,82 +588,6 @@ def _changed_subtrees(old, new):
         if a is b or _same_json(a, b):
             old_out[name] = new_out[name] = _UNCHANGED
     return old_out, new_out
-
-
-def _compare(t: meta.TypeNode, old: dict, new: dict) -> typed.Comparison:
-    """typed.compare of the Go-shaped objects, field by top-level field, each memoized.
-
-    A granular map compares key by key, so the comparison is the union of its top-level
-    fields' comparisons; with_go_zero_fields fills top-level fields by themselves, or
-    with the same defaults whenever one is missing. Pods of one template share their
-    spec, so a create's comparison of spec is mostly found, not walked.
-    """
-    if not FAST_PATHS or t.kind != meta.MAP or t.atomic or not isinstance(old, dict) \
-            or not isinstance(new, dict):
-        return typed.compare(typed.with_go_zero_fields(old, t), typed.with_go_zero_fields(new, t), t)
-    defaults = _top_level_defaults(t)
-    out = typed.Comparison()  # scalar fields are compared straight into it
-    found = []
-    for name in {**old, **new, **defaults}:
-        sub = _compare_field(t, name, old, new, defaults, out)
-        if sub is not None:
-            found.append(sub)
-    for sub in found:
-        out = typed.Comparison(_union(out.added, sub.added), _union(out.modified, sub.modified),
-                               _union(out.removed, sub.removed))
-    return out
-
-
-def _union(a: FieldSet, b: FieldSet) -> FieldSet:
-    return a if b.empty() else a.union(b)
-
-
-_top_defaults: dict[int, tuple[meta.TypeNode, dict]] = {}
-_compared: dict[tuple, tuple[meta.TypeNode, typed.Comparison]] = {}
-
-
-def _top_level_defaults(t: meta.TypeNode) -> dict:
-    """What with_go_zero_fields puts in place of each missing top-level field."""
-    cached = _top_defaults.get(id(t))
-    if cached is None or cached[0] is not t:
-        cached = _top_defaults[id(t)] = (t, typed.with_go_zero_fields({}, t))
-    return cached[1]
-
-
-def _compare_field(t: meta.TypeNode, name: str, old: dict, new: dict, defaults: dict,
-                   out: typed.Comparison):
-    """The (memoized) comparison of one top-level field holding a map or list; None when
-    nothing changed or when the field was compared straight into `out`."""
-    child_t = typed.child_type(t, name)
-    sides = []
-    for obj in (old, new):
-        if name in obj:
-            sides.append((True, obj[name]))  # as given: still to be Go-shaped
-        else:
-            sides.append((False, defaults.get(name, ABSENT)))  # already Go-shaped, or absent
-    if not any(isinstance(v, (dict, list)) for _, v in sides):
-        typed.compare_at(sides[0][1], sides[1][1], child_t, (("f", name),), out)  # Go-shaped already
-        return None
-    try:
-        raw = tuple(orjson.dumps(v) if v is not ABSENT else b"" for _, v in sides)
-    except TypeError:
-        raw = None
-    if raw is not None:
-        if sides[0][0] == sides[1][0] and raw[0] == raw[1] and sides[0][1] is not ABSENT:
-            return None  # identical values compare to nothing
-        key = (id(t), name, sides[0][0], raw[0], sides[1][0], raw[1])
-        cached = _compared.get(key)
-        if cached is not None and cached[0] is t:
-            return cached[1]
-    values = [typed.with_go_zero_fields(v, child_t, False) if given and v is not ABSENT else v
-              for given, v in sides]
-    result = typed.Comparison()
-    typed.compare_at(values[0], values[1], child_t, (("f", name),), result)
-    if raw is not None:
-        if len(_compared) >= _CACHE_SIZE:
-            _compared.clear()
-        _compared[key] = (t, result)
-    return result
 
 
 def _same_json(a, b) -> bool:

@@ -243,11 +243,6 @@ def compare(lhs, rhs, t: TypeNode) -> Comparison:
     return out
 
 
-def compare_at(lhs, rhs, t: TypeNode, path: tuple, out: Comparison) -> None:
-    """Add to `out` what changed from lhs to rhs, found at `path` (ABSENT: not there)."""
-    _compare(lhs, rhs, t, path, out)
-
-
 def _compare(lhs, rhs, t: TypeNode, path: tuple, out: Comparison) -> None:
     kind = shape(t, lhs if rhs is ABSENT else rhs)
     if lhs is not ABSENT and rhs is not ABSENT and shape(t, lhs) != kind:
