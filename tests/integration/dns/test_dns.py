@@ -106,7 +106,12 @@ class StubUpstream:
                 data, addr = self.sock.recvfrom(4096)
             except OSError:
                 return  # closed
-            query = m.decode(data)
+            try:
+                query = m.decode(data)
+            except m.FormatError:
+                continue  # an empty or broken datagram: a real server drops it too
+            if not query.questions:
+                continue
             q = query.questions[0]
             self.asked.append(q.name.lower())
             found = q.name.lower().endswith("upstream.test")
