@@ -91,11 +91,3 @@ def resolv_conf(*, nameservers: Sequence[str] = (), searches: Sequence[str] = ()
         lines.append("options " + " ".join(options))
     return "\n".join(lines) + ("\n" if lines else "")
 
-
-def cluster_first_resolv_conf(*, namespace: str, cluster_dns: Sequence[str],
-                              cluster_domain: str = "cluster.local",
-                              host_searches: Sequence[str] = ()) -> str:
-    """dnsPolicy ClusterFirst: the cluster DNS, the pod's search path, ndots:5."""
-    searches = [f"{namespace}.svc.{cluster_domain}", f"svc.{cluster_domain}", cluster_domain]
-    searches += [s for s in host_searches if s not in searches]
-    return resolv_conf(nameservers=cluster_dns, searches=searches, options=["ndots:5"])

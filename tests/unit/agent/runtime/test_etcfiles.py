@@ -3,7 +3,7 @@
 import pytest
 
 from tinykube.agent.runtime import CreateContainerConfigError
-from tinykube.agent.runtime.etcfiles import (cluster_first_resolv_conf, host_network_hosts_file,
+from tinykube.agent.runtime.etcfiles import (host_network_hosts_file,
                                              hostname_file, hosts_file, pod_hostname, resolv_conf,
                                              uts_hostname)
 
@@ -63,6 +63,3 @@ def test_resolv_conf():
     assert resolv_conf() == ""
     assert resolv_conf(nameservers=["10.43.0.10"], searches=["a", "b"], options=["ndots:5"]) == (
         "nameserver 10.43.0.10\nsearch a b\noptions ndots:5\n")
-    assert cluster_first_resolv_conf(namespace="shop", cluster_dns=["10.43.0.10"], host_searches=["corp.example", "cluster.local"]) == (
-        "nameserver 10.43.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local corp.example\n"
-        "options ndots:5\n")
