@@ -32,6 +32,7 @@ from tinykube.api import errors
 from tinykube.api.registry import REGISTRY
 from tinykube.client import node_name_index
 from tinykube.controllers.base import Controller, ControllerContext
+from tinykube.controllers.podutil import parse_time
 from tinykube.util import jsonutil
 
 log = logging.getLogger(__name__)
@@ -149,15 +150,6 @@ def tolerates(toleration: dict, taint: dict) -> bool:
     if toleration.get("operator") == "Exists":
         return True
     return toleration.get("value", "") == taint.get("value", "")
-
-
-def parse_time(value: str | None) -> datetime.datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def eviction_delay(pod: dict, taints: list[dict], now: datetime.datetime) -> float | None:

@@ -22,6 +22,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .runc import logrus_message
+
 MAX_OUTPUT = 64 * 1024  # bytes kept per stream
 
 # what a process of the container may keep from its spec; the rest is fresh for the exec
@@ -128,9 +130,4 @@ def _runc_failed(stderr: bytes) -> bool:
 
 def _runc_message(stderr: str) -> str:
     lines = [line for line in stderr.strip().splitlines() if line]
-    if not lines:
-        return "runc exec failed"
-    last = lines[-1]
-    if 'msg="' in last:
-        return last.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
-    return last
+    return logrus_message(lines[-1]) if lines else "runc exec failed"

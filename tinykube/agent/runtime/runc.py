@@ -302,14 +302,16 @@ def _error(argv: tuple, stderr: str) -> RuncError:
 
 
 def _runc_message(stderr: str) -> str:
-    """runc's logrus line `time=... level=error msg="container does not exist"` -> the msg."""
     lines = [line for line in stderr.strip().splitlines() if line]
-    if not lines:
-        return ""
-    last = lines[-1]
-    if 'msg="' in last:
-        return last.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
-    return last
+    return logrus_message(lines[-1]) if lines else ""
+
+
+def logrus_message(line: str) -> str:
+    """runc's logrus line `time=... level=error msg="container does not exist"` -> the msg
+    (a line of another shape is returned as it is)."""
+    if 'msg="' in line:
+        return line.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
+    return line
 
 
 def _merge(id: str, state: dict, exit: ExitStatus | None, started_ns: int, alive: bool) -> ContainerStatus:

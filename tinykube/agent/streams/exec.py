@@ -23,6 +23,7 @@ import termios
 from dataclasses import dataclass
 
 from tinykube.agent.runtime import execsync
+from tinykube.agent.runtime.runc import logrus_message
 from tinykube.agent.streams import channels
 
 READ_SIZE = 65536
@@ -225,9 +226,4 @@ def _runc_error(path: str) -> str:
             lines = [line for line in f.read().splitlines() if "level=error" in line or "level=fatal" in line]
     except OSError:
         return ""
-    if not lines:
-        return ""
-    last = lines[-1]
-    if 'msg="' in last:
-        return last.split('msg="', 1)[1].rsplit('"', 1)[0].replace('\\"', '"')
-    return last
+    return logrus_message(lines[-1]) if lines else ""
