@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # the node agent: runc (OCI runtime), CNI plugins, nftables and iproute2 for pod
 # networking; the tests' own images come from busybox-static, served by Debian's
-# docker-registry and packed with umoci/skopeo; dig (dnsutils) checks the cluster DNS
+# docker-registry and packed with umoci/skopeo; dig (dnsutils) checks the cluster DNS;
+# tmux drives the interactive kubectl exec/attach tests through a terminal
 APT_PACKAGES=(python3 python3-venv ca-certificates curl iproute2 runc containernetworking-plugins
-              nftables busybox-static docker-registry skopeo umoci zstd dnsutils)
+              nftables busybox-static docker-registry skopeo umoci zstd dnsutils tmux)
 if [[ "${1:-}" == "--bench" ]]; then
   APT_PACKAGES+=(etcd-server etcd-client wrk podman catatonit)
 fi
