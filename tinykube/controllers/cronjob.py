@@ -14,9 +14,9 @@ import datetime
 import logging
 from dataclasses import dataclass
 
-from tinykube.api import errors
+from tinykube.api import cron, errors
 from tinykube.client import NORMAL, WARNING, owner_uid_index
-from tinykube.controllers import cron, owned
+from tinykube.controllers import owned
 from tinykube.controllers.base import Controller, ControllerContext
 from tinykube.util import jsonutil
 

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from tinykube.controllers import cron
+from tinykube.api import cron
 from tinykube.controllers.cronjob import CronJobController, history_to_delete, job_name, most_recent_unmet
 
 from .workload_fakes import NOW, make, writes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tinykube.api.errors import Cause
 
-from .cron import schedule_error, time_zone_error
+from tinykube.api.cron import schedule_error, time_zone_error
 from .equality import semantic_equal
 from .fields import (
     GoRepr, as_dict, as_str, child, immutable, invalid, is_int, key, nonnegative,

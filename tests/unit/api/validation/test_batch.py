@@ -1,9 +1,8 @@
-"""Jobs, CronJobs and the cron schedule parser."""
+"""Jobs and CronJobs (the cron schedule parser's own tables: tests/unit/api/test_cron.py)."""
 
 import pytest
 
 from tinykube.api.errors import INVALID, NOT_SUPPORTED, REQUIRED
-from tinykube.api.validation.cron import duration_error, schedule_error, time_zone_error
 
 from . import changed, check_create, check_update, job, meta, template
 
@@ -100,34 +99,3 @@ def test_cron_job(obj, expected):
 def test_cron_job_update_allows_long_legacy_names_and_old_tz_schedules():
     old = changed(cron_job(schedule="CRON_TZ=UTC 0 * * * *"), lambda o: o["metadata"].update(name="a" * 60))
     check_update("CronJob", changed(old, lambda o: o["spec"].update(suspend=True)), old, [], "batch")
-
-
-@pytest.mark.parametrize("schedule, error", [
-    ("*/5 * * * *", None), ("0 0 1 JAN,jul *", None), ("0 9-17 * * MON-FRI", None), ("? ? ? ? ?", None),
-    ("@hourly", None), ("@annually", None), ("@midnight", None), ("@every 1h30m", None), ("0 0 * * 0", None),
-    ("TZ=Europe/Paris 0 0 * * *", None), ("1,,2 * * * *", None),
-    ("", "empty spec string"),
-    ("@fortnightly", "unrecognized descriptor: @fortnightly"),
-    ("@every 5x", 'failed to parse duration @every 5x: time: unknown unit "x" in duration "5x"'),
-    ("@every 5", 'failed to parse duration @every 5: time: missing unit in duration "5"'),
-    ("0 0 * * 7", "end of range (7) above maximum (6): 7"),
-    ("0 0 0 * *", "beginning of range (0) below minimum (1): 0"),
-    ("0 5-2 * * *", "beginning of range (5) beyond end of range (2): 5-2"),
-    ("*/0 * * * *", "step of range should be a positive number: */0"),
-    ("1-2-3 * * * *", "too many hyphens: 1-2-3"),
-    ("*/2/3 * * * *", "too many slashes: */2/3"),
-    ("x * * * *", 'failed to parse int from x: strconv.Atoi: parsing "x": invalid syntax'),
-    ("0 0 * FOO *", 'failed to parse int from FOO: strconv.Atoi: parsing "FOO": invalid syntax'),
-    ("TZ=Nowhere/Land 0 * * * *", "provided bad location Nowhere/Land: unknown time zone Nowhere/Land"),
-    ("TZ=UTC", "invalid timezone specification: TZ=UTC"),
-    ("* * * * * *", "expected exactly 5 fields, found 6: [* * * * * *]"),
-])
-def test_schedule_parser(schedule, error):
-    assert schedule_error(schedule) == error
-
-
-def test_duration_and_zone_helpers():
-    assert duration_error("1.5h") is None
-    assert duration_error("") == 'time: invalid duration ""'
-    assert time_zone_error("America/New_York") is None
-    assert time_zone_error("../etc/passwd") == "unknown time zone ../etc/passwd"
