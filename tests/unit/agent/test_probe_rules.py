@@ -4,7 +4,7 @@ import pytest
 
 from tinykube.agent.probes.rules import (
     LIVENESS, READINESS, STARTUP, ProbeSpec, ProbeState, Result, container_probes, failed_message,
-    initial_state, kill_message, observe, should_probe, verdict)
+    initial_state, kill_message, observe, should_probe, verdict, wants_readiness_run)
 
 S, F, W = Result.SUCCESS, Result.FAILURE, Result.WARNING
 
@@ -24,10 +24,12 @@ def test_defaults_are_the_api_defaults():
 
 
 def test_container_probes_and_supported_handlers():
-    c = {"name": "app", "livenessProbe": {"grpc": {"port": 9090}}, "readinessProbe": {"exec": {"command": ["true"]}}}
+    c = {"name": "app", "livenessProbe": {"grpc": {"port": 9090}}, "readinessProbe": {"exec": {"command": ["true"]}},
+         "startupProbe": {"periodSeconds": 1}}  # no handler at all: reported, never run
     probes = container_probes(c)
-    assert set(probes) == {LIVENESS, READINESS}
-    assert not probes[LIVENESS].supported and probes[READINESS].supported
+    assert set(probes) == {LIVENESS, READINESS, STARTUP}
+    assert probes[LIVENESS].handler == "grpc" and probes[LIVENESS].action == {"port": 9090}
+    assert probes[LIVENESS].supported and probes[READINESS].supported and not probes[STARTUP].supported
 
 
 @pytest.mark.parametrize("probe_type,initial", [(READINESS, F), (LIVENESS, S), (STARTUP, Result.UNKNOWN)])
@@ -85,6 +87,20 @@ def test_verdict(types, results, expected):
     states = {t: ProbeState(r) for t, r in zip(types, results)}
     v = verdict(probes, states)
     assert (v.started, v.ready, v.kill_reason) == expected
+
+
+@pytest.mark.parametrize("types,results,wanted", [
+    ((READINESS,), (F,), True),                          # started (no startupProbe), not ready yet
+    ((READINESS,), (S,), False),                         # ready already
+    ((STARTUP, READINESS), (Result.UNKNOWN, F), False),  # not started: readiness waits
+    ((STARTUP, READINESS), (S, F), True),                # the startupProbe just succeeded
+    ((STARTUP,), (S,), False),                           # no readinessProbe to run
+    ((LIVENESS,), (S,), False),
+])
+def test_wants_readiness_run(types, results, wanted):
+    probes = {t: spec(t) for t in types}
+    states = {t: ProbeState(r) for t, r in zip(types, results)}
+    assert wants_readiness_run(probes, verdict(probes, states)) is wanted
 
 
 def test_event_messages_are_upstreams():

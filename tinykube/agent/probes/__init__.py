@@ -3,9 +3,9 @@
 rules.py is the pure part (defaults, when to probe, thresholds, the published result,
 event messages), handlers.py the probes that touch the world (exec through the
 runtime's exec_sync; httpGet and tcpSocket from the agent into the pod's network
-namespace, so nothing is needed inside the image), manager.py the per-pod workers the
-pod worker (pods.py) consults on every sync. gRPC probes are not supported yet: they are
-reported with a Warning event when the container starts and never run.
+namespace, so nothing is needed inside the image), grpc.py the gRPC health check (HTTP/2
+from the agent into the pod's namespace as well), manager.py the per-pod workers the
+pod worker (pods.py) consults on every sync.
 """
 
 from .handlers import ProbeError, Target

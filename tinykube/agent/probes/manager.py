@@ -7,6 +7,13 @@ that are gone. A worker probes at once, then every periodSeconds, applies the pu
 (rules.py), records Unhealthy / ProbeWarning events, and wakes the pod worker
 (`on_change`) whenever a published result changes, so a failed liveness probe is acted
 on at once rather than at the next poll.
+
+Like the kubelet's manualTriggerCh, `ensure()` also wakes the readiness worker for an
+immediate run when a container becomes started but is not ready (a fresh start, or its
+startupProbe just succeeded), instead of leaving Ready to the next period. It does so
+on that change only: the pod worker calls ensure() every half second, and probing on
+each call would run a failing readiness probe far more often than periodSeconds. A
+triggered run does not move the worker's period ticks.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from . import handlers, rules
+from . import grpc, handlers, rules
 from .rules import ProbeSpec, ProbeState, Result
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,8 @@ class _Instance:
     probes: dict[str, ProbeSpec]
     states: dict[str, ProbeState]
     tasks: list = field(default_factory=list)
+    triggers: dict[str, asyncio.Event] = field(default_factory=dict)  # probe type -> run now
+    wanted_readiness: bool = False  # rules.wants_readiness_run at the last ensure()
 
 
 class ProbeManager:
@@ -44,7 +53,18 @@ class ProbeManager:
         inst = self.instances.get(instance_id)
         if inst is None:
             inst = self._start(instance_id, container, started_at)
-        return rules.verdict(inst.probes, inst.states)
+        verdict = rules.verdict(inst.probes, inst.states)
+        wanted = rules.wants_readiness_run(inst.probes, verdict)
+        if wanted and not inst.wanted_readiness and rules.READINESS in inst.triggers:
+            inst.triggers[rules.READINESS].set()
+        inst.wanted_readiness = wanted
+        return verdict
+
+    def trigger(self, instance_id: str, probe_type: str) -> None:
+        """Run a probe of an instance now (the next period tick stays where it was)."""
+        inst = self.instances.get(instance_id)
+        if inst and probe_type in inst.triggers:
+            inst.triggers[probe_type].set()
 
     def probe_grace(self, instance_id: str, probe_type: str) -> int | None:
         inst = self.instances.get(instance_id)
@@ -70,18 +90,29 @@ class ProbeManager:
                 log.warning("%s", message)
                 self.record_event("Warning", "UnsupportedField", message, container)
                 continue
+            inst.triggers[probe_type] = asyncio.Event()
             inst.tasks.append(asyncio.create_task(self._run(instance_id, inst, spec)))
         return inst
 
     async def _run(self, instance_id: str, inst: _Instance, spec: ProbeSpec) -> None:
+        loop = asyncio.get_running_loop()
+        trigger = inst.triggers[spec.probe_type]
+        tick = loop.time()
         while True:
+            trigger.clear()  # this run answers any trigger that came before it
             try:
                 await self._probe_once(instance_id, inst, spec)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("probe %s of %s", spec.probe_type, instance_id)
-            await asyncio.sleep(spec.period)
+            now = loop.time()
+            while tick <= now:
+                tick += spec.period
+            try:
+                await asyncio.wait_for(trigger.wait(), tick - now)
+            except asyncio.TimeoutError:
+                pass
 
     async def _probe_once(self, instance_id: str, inst: _Instance, spec: ProbeSpec) -> None:
         state = inst.states[spec.probe_type]
@@ -112,4 +143,6 @@ class ProbeManager:
             return await handlers.exec_probe(spec.action, self.runtime, instance_id, timeout=spec.timeout)
         if spec.handler == "httpGet":
             return await handlers.http_probe(spec.action, container, self.target(), timeout=spec.timeout)
+        if spec.handler == "grpc":
+            return await grpc.grpc_probe(spec.action, self.target(), timeout=spec.timeout)
         return await handlers.tcp_probe(spec.action, container, self.target(), timeout=spec.timeout)

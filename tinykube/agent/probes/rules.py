@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 LIVENESS, READINESS, STARTUP = "Liveness", "Readiness", "Startup"
 PROBE_FIELDS = {LIVENESS: "livenessProbe", READINESS: "readinessProbe", STARTUP: "startupProbe"}
 HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
-SUPPORTED_HANDLERS = ("exec", "httpGet", "tcpSocket")
+SUPPORTED_HANDLERS = HANDLERS  # a probe with none of them is reported, never run
 
 
 class Result(str, enum.Enum):
@@ -128,6 +128,13 @@ def verdict(probes: dict[str, ProbeSpec], states: dict[str, ProbeState]) -> Verd
     ready = started and (READINESS not in probes or states[READINESS].result == Result.SUCCESS)
     kill = next((t for t in (STARTUP, LIVENESS) if t in probes and states[t].result == Result.FAILURE), "")
     return Verdict(started=started, ready=ready, kill_reason=kill)
+
+
+def wants_readiness_run(probes: dict[str, ProbeSpec], verdict: Verdict) -> bool:
+    """prober_manager.go UpdatePodStatus: a started container that is not ready yet and
+    has a readinessProbe gets an immediate readiness run rather than waiting for the
+    next period (so Ready follows a startupProbe's success, or a fresh start, at once)."""
+    return READINESS in probes and verdict.started and not verdict.ready
 
 
 # --- events ---------------------------------------------------------------------------------
