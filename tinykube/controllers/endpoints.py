@@ -19,7 +19,7 @@ from tinykube.api.registry import REGISTRY
 from tinykube.client import split_key
 from tinykube.controllers.base import Controller, ControllerContext
 from tinykube.controllers.endpointslice import (
-    HEADLESS, PODS, SERVICES, find_port, is_pod_ready, managed, pod_ip, selects, should_be_in_endpoints,
+    HEADLESS, PODS, SERVICES, is_pod_ready, managed, pod_ip, resolved_ports, selects, should_be_in_endpoints,
     should_set_hostname, target_ref,
 )
 
@@ -36,22 +36,13 @@ def address(pod: dict, service: dict) -> dict:
     return entry
 
 
-def _pod_ports(pod: dict, service: dict) -> tuple:
-    ports = []
-    for sp in (service.get("spec") or {}).get("ports") or []:
-        number = find_port(pod, sp)
-        if number is not None:
-            ports.append((sp.get("name", ""), number, sp.get("protocol", "TCP"), sp.get("appProtocol", "")))
-    return tuple(ports)
-
-
 def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
     groups: dict[tuple, tuple[list, list]] = {}
     for pod in pods:
         if not selects(service, pod) or not should_be_in_endpoints(pod, include_terminating=publish):
             continue
-        ports = _pod_ports(pod, service)
+        ports = resolved_ports(pod, service)
         if not ports and (service.get("spec") or {}).get("ports"):
             continue
         ready, not_ready = groups.setdefault(ports, ([], []))

@@ -84,6 +84,18 @@ def find_port(pod: dict, service_port: dict) -> int | None:
     return None
 
 
+def resolved_ports(pod: dict, service: dict) -> tuple[tuple[str, int, str, str], ...]:
+    """The Service's ports this pod serves, in the Service's order, as hashable
+    (name, port, protocol, appProtocol) entries: the grouping key of Endpoints subsets and
+    of slices. A port whose named targetPort the pod lacks is left out."""
+    ports = []
+    for sp in (service.get("spec") or {}).get("ports") or []:
+        number = find_port(pod, sp)
+        if number is not None:
+            ports.append((sp.get("name") or "", number, sp.get("protocol", "TCP"), sp.get("appProtocol") or ""))
+    return tuple(ports)
+
+
 def should_set_hostname(pod: dict, service: dict) -> bool:
     spec = pod.get("spec") or {}
     return bool(spec.get("hostname")) and spec.get("subdomain") == service["metadata"]["name"] and \
@@ -112,21 +124,10 @@ def to_endpoint(pod: dict, service: dict) -> dict:
     return endpoint
 
 
-def resolved_ports(pod: dict, service: dict) -> tuple:
+def slice_ports(key: tuple) -> list[dict]:
+    """discovery/v1 EndpointPorts (name always set, "" when the Service port has none)."""
     ports = []
-    for sp in (service.get("spec") or {}).get("ports") or []:
-        number = find_port(pod, sp)
-        if number is not None:
-            port = {"name": sp.get("name", ""), "port": number, "protocol": sp.get("protocol", "TCP")}
-            if sp.get("appProtocol"):
-                port["appProtocol"] = sp["appProtocol"]
-            ports.append(port)
-    return tuple(sorted((p["name"], p["protocol"], p["port"], p.get("appProtocol", "")) for p in ports))
-
-
-def _ports_from_key(key: tuple) -> list[dict]:
-    ports = []
-    for name, protocol, port, app in key:
+    for name, port, protocol, app in key:
         entry = {"name": name, "port": port, "protocol": protocol}
         if app:
             entry["appProtocol"] = app
@@ -150,10 +151,11 @@ def desired_slices(service: dict, pods: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = {}
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
         if selects(service, pod) and should_be_in_endpoints(pod, include_terminating=True) and ":" not in pod_ip(pod):
-            groups.setdefault(resolved_ports(pod, service), []).append(to_endpoint(pod, service))
+            # slices list their ports sorted (port names are unique within a Service)
+            groups.setdefault(tuple(sorted(resolved_ports(pod, service))), []).append(to_endpoint(pod, service))
     labels = slice_labels(service)
     slices = [{"addressType": "IPv4", "endpoints": endpoints[i:i + MAX_ENDPOINTS],
-               "ports": _ports_from_key(key), "labels": labels}
+               "ports": slice_ports(key), "labels": labels}
               for key, endpoints in sorted(groups.items()) for i in range(0, len(endpoints), MAX_ENDPOINTS)]
     if not slices:  # upstream keeps one empty placeholder slice per Service
         slices = [{"addressType": "IPv4", "endpoints": [], "ports": [], "labels": labels}]
