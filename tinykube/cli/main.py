@@ -3,6 +3,8 @@
   tinykube server --data-dir DIR [--port N]   the control plane (API server + storage)
   tinykube up     [--data-dir DIR] [--port N] the whole cluster in one process
   tinykube agent  --server URL --token T [--ca-file F] --data-dir DIR   a node agent
+  tinykube scheduler --kubeconfig F            the scheduler in its own process
+  tinykube controller-manager --kubeconfig F   the controllers in their own process
   tinykube image import FILE | ls | rm REF | pull REF [--data-dir DIR]
   tinykube version
 """
@@ -17,6 +19,7 @@ import signal
 import sys
 
 from tinykube import __version__
+from tinykube.util import gctune
 
 DEFAULT_DATA_DIR = "/var/lib/tinykube"
 
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "agent":
         return _run_agent(args)
+    if args.command in STANDALONE:
+        return _run_standalone(args)
     return _run(args)
 
 
@@ -54,14 +59,12 @@ def _parser() -> argparse.ArgumentParser:
                          help="seconds of events the watch cache keeps for resuming watches")
         cmd.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                          help="NORMAL is faster but may lose the last writes on power loss")
-        cmd.add_argument("--default-toleration-seconds", type=int, default=300,
-                         help="tolerationSeconds of the not-ready/unreachable tolerations added to pods")
-        cmd.add_argument("--node-monitor-grace-period", type=float, default=50.0,
-                         help="seconds without a Lease renewal before a node is NotReady (Unknown)")
-        cmd.add_argument("--disable-controllers", default="",
-                         help="comma-separated controllers not to run (e.g. replicaset,deployment)")
-        cmd.add_argument("--scheduler-config", default="",
-                         help="YAML choosing the scheduler's filter/score plugins (docs/scheduler.md)")
+        cmd.add_argument("--disable-scheduler", action="store_true",
+                         help="do not run the scheduler here (run `tinykube scheduler` instead)")
+        cmd.add_argument("--disable-controller-manager", action="store_true",
+                         help="do not run the controllers here (run `tinykube controller-manager` instead)")
+        _controller_manager_flags(cmd)
+        _scheduler_flags(cmd)
         _service_flags(cmd)
         if name == "up":
             _agent_flags(cmd)
@@ -71,9 +74,31 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--ca-file", default="", help="the cluster CA (DATA/pki/ca.crt on the server)")
     agent.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     _agent_flags(agent)
+    for name, help_text in (("scheduler", "run the scheduler in its own process (as kube-scheduler)"),
+                            ("controller-manager", "run the controllers in their own process "
+                                                   "(as kube-controller-manager)")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--kubeconfig", required=True, help="how to reach the API server "
+                         "(DATA/kubeconfig.yaml of `tinykube server`)")
+        cmd.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=argparse.SUPPRESS)
+        (_scheduler_flags if name == "scheduler" else _controller_manager_flags)(cmd)
     sub.add_parser("image", help="import, list, remove or pull images in the node's store")
     sub.add_parser("version", help="print the version")
     return parser
+
+
+def _controller_manager_flags(cmd) -> None:
+    cmd.add_argument("--default-toleration-seconds", type=int, default=300,
+                     help="tolerationSeconds of the not-ready/unreachable tolerations added to pods")
+    cmd.add_argument("--node-monitor-grace-period", type=float, default=50.0,
+                     help="seconds without a Lease renewal before a node is NotReady (Unknown)")
+    cmd.add_argument("--disable-controllers", default="",
+                     help="comma-separated controllers not to run (e.g. replicaset,deployment)")
+
+
+def _scheduler_flags(cmd) -> None:
+    cmd.add_argument("--scheduler-config", default="",
+                     help="YAML choosing the scheduler's filter/score plugins (docs/scheduler.md)")
 
 
 def _agent_flags(cmd) -> None:
@@ -181,8 +206,8 @@ def _run_agent(args) -> int:
     async def serve() -> None:
         async with ApiClient.from_token(args.server, args.token, ca_file=args.ca_file,
                                         user_agent="tinykube-agent") as client:
-            await _until_signal(asyncio.gather(*(factory(client, args, data_dir)
-                                                 for _, factory in _node_side(args))))
+            await _until_signal(asyncio.gather(gctune.run(), *(factory(client, args, data_dir)
+                                                               for _, factory in _node_side(args))))
 
     _install_uvloop()
     try:
@@ -231,7 +256,7 @@ async def _serve(server, args) -> None:
     run = asyncio.create_task(server.run())
     ready = asyncio.create_task(server.ready.wait())
     done, _ = await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
-    tasks = [run]
+    tasks = [run, asyncio.create_task(gctune.run())]
     if ready in done:
         _announce(server, args.command)
         tasks += [asyncio.create_task(_component(name, server, factory, args))
@@ -286,9 +311,35 @@ def _scheduler(client, args, data_dir):
     return Scheduler(client, config=config.load(path) if path else None).run()
 
 
+STANDALONE = {"scheduler": _scheduler, "controller-manager": _controller_manager}
+
+
 def _control_plane(args) -> list[tuple[str, object]]:
-    """What `server` and `up` run beside the API server."""
-    return [("controller-manager", _controller_manager), ("scheduler", _scheduler)]
+    """What `server` and `up` run beside the API server (unless run in their own process)."""
+    disabled = {"scheduler"} if getattr(args, "disable_scheduler", False) else set()
+    if getattr(args, "disable_controller_manager", False):
+        disabled.add("controller-manager")
+    return [(name, factory) for name, factory in STANDALONE.items() if name not in disabled]
+
+
+def _run_standalone(args) -> int:
+    """`tinykube scheduler` / `tinykube controller-manager`: one control-plane component in
+    its own process (its own core: Python runs one thread at a time per process), talking to
+    the API server like any client. Leader election lets several run side by side."""
+    from tinykube.client import ApiClient
+
+    factory = STANDALONE[args.command]
+
+    async def serve() -> None:
+        async with ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"tinykube-{args.command}") as client:
+            await _until_signal(asyncio.gather(gctune.run(), factory(client, args, os.path.abspath(args.data_dir))))
+
+    _install_uvloop()
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def _simulated_nodes(client, args, data_dir):
