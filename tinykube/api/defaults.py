@@ -775,8 +775,32 @@ def _reset_status(key: tuple[str, str]) -> Callable[[dict], None]:
 # --- pods at create -------------------------------------------------------------------------
 
 
+def _apply_match_label_keys(pod: dict, spec: dict) -> None:
+    # MatchLabelKeysInPodAffinity (beta, on in 1.32): a pod affinity term's matchLabelKeys
+    # become `key In (value)` and mismatchLabelKeys `key NotIn (value)` in its labelSelector,
+    # for the keys the pod has; a term without labelSelector (selects nothing) is left alone.
+    labels = _meta_map(pod, "labels")
+    affinity = spec.get("affinity") if isinstance(spec.get("affinity"), dict) else {}
+    for kind in ("podAffinity", "podAntiAffinity"):
+        rules = affinity.get(kind) if isinstance(affinity.get(kind), dict) else {}
+        terms = _dicts(rules.get("requiredDuringSchedulingIgnoredDuringExecution"))
+        terms += [t["podAffinityTerm"] for t in _dicts(rules.get("preferredDuringSchedulingIgnoredDuringExecution"))
+                  if isinstance(t.get("podAffinityTerm"), dict)]
+        for term in terms:
+            selector = term.get("labelSelector")
+            if not isinstance(selector, dict):
+                continue
+            for field, operator in (("matchLabelKeys", "In"), ("mismatchLabelKeys", "NotIn")):
+                keys = term.get(field) if isinstance(term.get(field), list) else ()
+                for key in keys:
+                    expressions = _list(selector, "matchExpressions") if isinstance(key, str) and key in labels else None
+                    if expressions is not None:
+                        expressions.append({"key": key, "operator": operator, "values": [labels[key]]})
+
+
 def _prepare_pod(pod: dict) -> None:
     spec = _child(pod, "spec")
+    _apply_match_label_keys(pod, spec)
     # GetPodQOS trusts a qosClass already in the submitted status (evaluated before the reset).
     submitted = pod.get("status")
     qos = (submitted.get("qosClass") if isinstance(submitted, dict) else None) or pod_qos_class(spec)

@@ -166,6 +166,7 @@ class Cache:
     pods: dict[str, tuple[PodInfo, str]] = field(default_factory=dict)  # key -> (info, node)
     assumed: set[str] = field(default_factory=set)
     by_controller: dict[str, dict[str, int]] = field(default_factory=dict)  # controller uid -> node -> pods
+    namespaces: dict[str, dict] = field(default_factory=dict)  # name -> labels (pod affinity namespaceSelector)
     # how many nodes have taints / are cordoned / list images / have PreferNoSchedule
     # taints: a plugin with nothing to look at in the whole cluster skips itself
     counts: dict[str, int] = field(default_factory=lambda: {"taints": 0, "unschedulable": 0, "images": 0,

@@ -35,7 +35,7 @@ from tinykube.scheduler.queue import QueuedPod, SchedulingQueue
 
 log = logging.getLogger(__name__)
 
-PODS, NODES = ("v1", "Pod"), ("v1", "Node")
+PODS, NODES, NAMESPACES = ("v1", "Pod"), ("v1", "Node"), ("v1", "Namespace")
 DEFAULT_SCHEDULER = "default-scheduler"
 BIND_CONCURRENCY = 64
 CYCLE_BUDGET = 0.02  # seconds of scheduling cycles between two yields to the event loop
@@ -140,6 +140,8 @@ class Scheduler:
         informers = InformerFactory(self.client)
         informers.informer(NODES).add_event_handler(self._node_added, self._node_updated, self._node_deleted)
         informers.informer(PODS).add_event_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        informers.informer(NAMESPACES).add_event_handler(self._namespace_added, self._namespace_updated,
+                                                         self._namespace_deleted)
         tasks = [asyncio.create_task(informers.run(), name="scheduler informers"),
                  asyncio.create_task(self.recorder.run(), name="scheduler events"),
                  asyncio.create_task(self._flush_loop(), name="scheduler queue flush")]
@@ -177,6 +179,19 @@ class Scheduler:
 
     def _node_deleted(self, node: dict) -> None:
         self.cache.remove_node(node["metadata"]["name"])
+
+    def _namespace_added(self, ns: dict) -> None:
+        # pod affinity namespaceSelector matches namespaces by their labels (upstream
+        # InterPodAffinity registers Namespace add/update events)
+        self.cache.namespaces[ns["metadata"]["name"]] = (ns.get("metadata") or {}).get("labels") or {}
+        self.queue.move_all_to_active_or_backoff(only=_has_pod_constraints)
+
+    def _namespace_updated(self, old: dict, new: dict) -> None:
+        if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
+            self._namespace_added(new)
+
+    def _namespace_deleted(self, ns: dict) -> None:
+        self.cache.namespaces.pop(ns["metadata"]["name"], None)
 
     def _pod_added(self, pod: dict) -> None:
         if assigned(pod):

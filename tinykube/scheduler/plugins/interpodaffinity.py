@@ -1,16 +1,25 @@
 """InterPodAffinity: required pod affinity and anti-affinity (the pod's own terms and
 existing pods' anti-affinity against it), and the pod's preferred terms as a score.
 
+A term selects pods by labelSelector in a set of namespaces (upstream AffinityTerm): the
+`namespaces` listed plus those whose labels match `namespaceSelector`; with neither, the
+namespace of the pod that carries the term; `namespaceSelector: {}` means every
+namespace. The pod's own terms are resolved against the Namespace labels once per cycle
+(upstream mergeAffinityTermNamespacesIfNotEmpty); an existing pod's term is matched
+against the labels of the incoming pod's namespace. `matchLabelKeys`/`mismatchLabelKeys`
+are merged into labelSelector by the API server when the pod is created (1.32's
+MatchLabelKeysInPodAffinity, beta and on), so the scheduler only sees label selectors.
+
 Per cycle the plugin collects the topology domains (key, value) that hold pods matching
 each term, once over the assigned pods; each node is then a few set lookups. It costs
-nothing for a pod without terms when no pod in the cluster has affinity terms.
-Not supported yet: namespaceSelector other than {} (all namespaces), matchLabelKeys,
-and existing pods' *preferred* terms in the score.
+nothing for a pod without terms when no pod in the cluster has anti-affinity terms.
+Not supported yet: existing pods' *preferred* terms (and required affinity terms, which
+upstream weighs by hardPodAffinityWeight) in the score.
 """
 
 from __future__ import annotations
 
-from tinykube.api.selectors import label_selector_from_dict
+from tinykube.api.selectors import LabelSelector, label_selector_from_dict
 from tinykube.scheduler.framework import CycleState
 from tinykube.scheduler.plugins import normalize
 
@@ -21,29 +30,59 @@ REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
 PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
 
 
-def term_matches_pod(term: dict, owner_namespace: str, pod) -> bool:
-    """Does `pod` (a PodInfo) match an affinity term written in owner_namespace?"""
-    namespaces = term.get("namespaces") or ()
-    if term.get("namespaceSelector") == {}:
-        pass  # every namespace
-    elif namespaces:
-        if pod.namespace not in namespaces:
-            return False
-    elif pod.namespace != owner_namespace:
+class AffinityTerm:
+    """A PodAffinityTerm with its selectors parsed (upstream framework.AffinityTerm)."""
+
+    __slots__ = ("topology_key", "selector", "namespaces", "namespace_selector")
+
+    def __init__(self, term: dict, owner_namespace: str):
+        self.topology_key = term.get("topologyKey", "")
+        self.selector = label_selector_from_dict(term.get("labelSelector"))
+        names, ns_selector = term.get("namespaces") or (), term.get("namespaceSelector")
+        self.namespaces = set(names) if names or ns_selector is not None else {owner_namespace}
+        # None selects no namespace by labels (a nil namespaceSelector); {} selects all
+        self.namespace_selector: LabelSelector | None = (
+            None if ns_selector is None else label_selector_from_dict(ns_selector))
+
+    def resolve_namespaces(self, namespaces: dict[str, dict]) -> AffinityTerm:
+        """Fold a non-empty namespaceSelector into the namespace set (from the Namespace
+        labels the cache holds); {} stays "every namespace"."""
+        sel = self.namespace_selector
+        if sel is not None and not sel.empty:
+            self.namespaces |= {name for name, labels in namespaces.items() if sel.matches(labels)}
+            self.namespace_selector = None
+        return self
+
+    def matches(self, pod, namespace_labels: dict | None = None) -> bool:
+        """Does `pod` (a PodInfo) match? namespace_labels: the labels of pod's namespace."""
+        if pod.namespace in self.namespaces or (
+                self.namespace_selector is not None and self.namespace_selector.matches(namespace_labels or {})):
+            return self.selector.matches(pod.labels)
         return False
-    return label_selector_from_dict(term.get("labelSelector")).matches(pod.labels)
+
+
+def term_matches_pod(term: dict, owner_namespace: str, pod, namespaces: dict[str, dict] | None = None) -> bool:
+    """Does `pod` (a PodInfo) match an affinity term written in owner_namespace?
+    namespaces: Namespace name -> labels, for namespaceSelector."""
+    ns_labels = (namespaces or {}).get(pod.namespace, {})
+    return AffinityTerm(term, owner_namespace).matches(pod, ns_labels)
 
 
 def _terms(affinity: dict, kind: str, when: str) -> list:
     return list((affinity.get(kind) or {}).get(when) or ())
 
 
-def _domains(term: dict, namespace: str, cache) -> set[str]:
-    """Values of term.topologyKey on nodes holding a pod matching the term."""
-    key, found = term.get("topologyKey", ""), set()
+def own_terms(state: CycleState, terms: list[dict]) -> list[AffinityTerm]:
+    namespaces = state.cache.namespaces
+    return [AffinityTerm(t, state.pod.namespace).resolve_namespaces(namespaces) for t in terms]
+
+
+def _domains(term: AffinityTerm, cache) -> set[str]:
+    """Values of term.topology_key on nodes holding a pod matching the (resolved) term."""
+    key, found = term.topology_key, set()
     for info, node_name in cache.pods.values():
         node = cache.nodes.get(node_name)
-        if node is not None and key in node.labels and term_matches_pod(term, namespace, info):
+        if node is not None and key in node.labels and term.matches(info):
             found.add(node.labels[key])
     return found
 
@@ -53,16 +92,15 @@ class InterPodAffinity:
 
     def pre_filter(self, state: CycleState):
         pod, cache = state.pod, state.cache
-        affinity = _terms(pod.affinity, "podAffinity", REQUIRED)
-        anti = _terms(pod.affinity, "podAntiAffinity", REQUIRED)
+        affinity = own_terms(state, _terms(pod.affinity, "podAffinity", REQUIRED))
+        anti = own_terms(state, _terms(pod.affinity, "podAntiAffinity", REQUIRED))
         existing = self._existing_anti(state) if cache.counts["affinity_pods"] else []
         if not affinity and not anti and not existing:
             return None
-        wanted = [(t.get("topologyKey", ""), _domains(t, pod.namespace, cache)) for t in affinity]
+        wanted = [(t.topology_key, _domains(t, cache)) for t in affinity]
         # the first pod of a group that matches its own terms may go anywhere (upstream)
-        first_of_group = all(not values for _, values in wanted) and all(
-            term_matches_pod(t, pod.namespace, pod) for t in affinity)
-        avoid = [(t.get("topologyKey", ""), _domains(t, pod.namespace, cache)) for t in anti]
+        first_of_group = all(not values for _, values in wanted) and all(t.matches(pod) for t in affinity)
+        avoid = [(t.topology_key, _domains(t, cache)) for t in anti]
 
         def check(node):
             labels = node.labels
@@ -82,14 +120,19 @@ class InterPodAffinity:
         return check
 
     def _existing_anti(self, state: CycleState) -> list[tuple[str, set[str]]]:
-        """Domains where an existing pod's required anti-affinity term matches our pod."""
+        """Domains where an existing pod's required anti-affinity term matches our pod; its
+        namespaceSelector is matched against the labels of our pod's namespace."""
         out: dict[str, set[str]] = {}
-        for info, node_name in state.cache.pods.values():
-            for term in _terms(info.affinity, "podAntiAffinity", REQUIRED):
-                node = state.cache.nodes.get(node_name)
-                key = term.get("topologyKey", "")
-                if node is not None and key in node.labels and term_matches_pod(term, info.namespace, state.pod):
-                    out.setdefault(key, set()).add(node.labels[key])
+        pod = state.pod
+        ns_labels = state.cache.namespaces.get(pod.namespace, {})
+        for node in state.cache.node_list:
+            if not node.affinity_pods:
+                continue
+            for info in node.pods.values():
+                for term in _terms(info.affinity, "podAntiAffinity", REQUIRED):
+                    key = term.get("topologyKey", "")
+                    if key in node.labels and AffinityTerm(term, info.namespace).matches(pod, ns_labels):
+                        out.setdefault(key, set()).add(node.labels[key])
         return list(out.items())
 
     def unresolvable(self, reason: str) -> bool:
@@ -102,8 +145,11 @@ class InterPodAffinity:
                      for w in _terms(pod.affinity, "podAntiAffinity", PREFERRED)]
         if not weighted:
             return None
-        domains = [(weight, term.get("topologyKey", ""), _domains(term, pod.namespace, state.cache))
-                   for weight, term in weighted]
+        namespaces = state.cache.namespaces
+        domains = []
+        for weight, raw_term in weighted:
+            term = AffinityTerm(raw_term, pod.namespace).resolve_namespaces(namespaces)
+            domains.append((weight, term.topology_key, _domains(term, state.cache)))
         raw = [sum(weight for weight, key, values in domains if node.labels.get(key, None) in values)
                for node in nodes]
         low, high = min(raw), max(raw)
