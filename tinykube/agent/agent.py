@@ -88,7 +88,8 @@ class Agent:
                                               service_cidr=cfg.service_cidr, host_netns=cfg.host_netns,
                                               bridge=cfg.bridge))
         await network.start()
-        recorder = EventRecorder(client, component="kubelet", host=self.node_name)
+        # the kubelet's eventRecordQPS / eventBurst defaults
+        recorder = EventRecorder(client, component="kubelet", host=self.node_name, qps=50, burst=100)
         pods = Informer(client, ("v1", "Pod"), field_selector=f"spec.nodeName={self.node_name}")
         configmaps, secrets = Informer(client, ("v1", "ConfigMap")), Informer(client, ("v1", "Secret"))
         images = ImageService(cfg.data_dir)

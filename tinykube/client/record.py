@@ -8,6 +8,12 @@ the same event (same source, involved object, type, reason and message) within
 count + 1, a new lastTimestamp (and firstTimestamp kept), so `kubectl describe` shows
 "(x3 over 2m)". If that Event is gone (expired, deleted) a new one is created.
 
+Writes may be rate limited (`qps`, `burst`: a token bucket, as the rate limiter of the
+client-go client upstream components give their event broadcaster: kube-scheduler's and
+the kubelet's allow 50 per second with bursts of 100). While the writer waits, recorded
+events queue up; past `max_queued` new ones are dropped, as client-go's broadcaster does
+(DropIfChannelFull): a burst of thousands of pods keeps the API server for the pods.
+
 Writes that fail for a retryable reason (no connection, 429, 5xx) are retried up to
 `max_tries` times; others are logged, counted and dropped: events are best effort.
 Not done (client-go has them): the spam filter (token bucket per object) and the
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from tinykube.api import errors
 from tinykube.client import rest
 from tinykube.client.clock import REAL_CLOCK, Clock
+from tinykube.client.ratelimit import BucketRateLimiter
 from tinykube.client.status import is_retryable
 
 log = logging.getLogger(__name__)
@@ -59,7 +66,8 @@ class _Seen:
 class EventRecorder:
     def __init__(self, client: rest.ApiClient, *, component: str, host: str = "",
                  aggregate_window: float = 600.0, max_queued: int = MAX_QUEUED,
-                 max_tries: int = 12, retry_sleep: float = 10.0, clock: Clock = REAL_CLOCK):
+                 max_tries: int = 12, retry_sleep: float = 10.0, clock: Clock = REAL_CLOCK,
+                 qps: float = 0.0, burst: int = 1):
         self.client, self.component, self.host = client, component, host or socket.gethostname()
         self.aggregate_window, self.max_tries, self.retry_sleep = aggregate_window, max_tries, retry_sleep
         self.clock = clock
@@ -67,6 +75,7 @@ class EventRecorder:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(max_queued)
         self._seen: collections.OrderedDict[tuple, _Seen] = collections.OrderedDict()
         self._last_name_ns = 0
+        self._limiter = BucketRateLimiter(qps, burst, clock) if qps > 0 else None
 
     # --- the caller's side: never blocks, never raises -----------------------------------
 
@@ -87,8 +96,10 @@ class EventRecorder:
             self._queue.put_nowait(pending)
         except asyncio.QueueFull:
             self.stats["dropped"] += 1
-            log.warning("event recorder: queue full, dropped %s event %s on %s", type, reason,
-                        pending.involved.get("name"))
+            dropped = self.stats["dropped"]
+            if dropped & (dropped - 1) == 0:  # 1, 2, 4, 8, ...: a burst does not flood the log
+                log.warning("event recorder: queue full, dropped %s event %s on %s (%d dropped so far)",
+                            type, reason, pending.involved.get("name"), dropped)
 
     # --- the writer ------------------------------------------------------------------------
 
@@ -97,6 +108,8 @@ class EventRecorder:
         while True:
             pending = await self._queue.get()
             try:
+                if self._limiter is not None and (delay := self._limiter.when(None)) > 0:
+                    await self.clock.sleep(delay)
                 await self._write_with_retries(pending)
             finally:
                 self._queue.task_done()

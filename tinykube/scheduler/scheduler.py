@@ -134,7 +134,10 @@ class Scheduler:
 
     async def _run(self) -> None:
         self.cache, self.queue = Cache(), SchedulingQueue(clock=self.clock)
-        self.recorder = EventRecorder(self.client, component=DEFAULT_SCHEDULER)
+        # kube-scheduler's event client has its own rate limiter (ClientConnection defaults:
+        # 50 qps, burst 100): in a burst of thousands of pods the bindings go first and
+        # "Scheduled" events past the recorder's queue are dropped, as upstream.
+        self.recorder = EventRecorder(self.client, component=DEFAULT_SCHEDULER, qps=50, burst=100)
         self._bind_slots = asyncio.Semaphore(self.bind_concurrency)
         self._tasks: set[asyncio.Task] = set()
         informers = InformerFactory(self.client)

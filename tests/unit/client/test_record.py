@@ -104,3 +104,28 @@ async def test_full_queue_drops_instead_of_blocking():
     for i in range(5):
         rec.record(POD, "Normal", "R", str(i))  # no writer running: the queue fills
     assert rec.stats["dropped"] == 3
+
+
+async def test_writes_are_rate_limited_and_a_burst_past_the_queue_is_dropped():
+    fake, clock = FakeApiClient(), FakeClock()
+    rec = EventRecorder(fake, component="scheduler", clock=clock, qps=2, burst=3, max_queued=4)
+    task = asyncio.create_task(rec.run())
+    try:
+        for i in range(10):
+            rec.record({**POD, "metadata": {**POD["metadata"], "name": f"p{i}"}}, "Normal", "Scheduled", "m")
+        for _ in range(20):
+            await asyncio.sleep(0)
+        # recorded before the writer ran: 4 queued, 6 dropped; the burst of 3 is written at
+        # once, the 4th waits for a token
+        assert rec.stats["dropped"] == 6
+        assert len(await events(fake)) == 3
+        clock.advance(0.5)  # one token at 2 per second
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(await events(fake)) == 4
+        clock.advance(2.0)
+        await asyncio.wait_for(rec.flush(), 1)
+        assert [e["involvedObject"]["name"] for e in await events(fake)] == [f"p{i}" for i in range(4)]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
