@@ -9,21 +9,11 @@ them without the reference (orphan).
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from tests.e2e.conftest import start_server
-
-
-def wait_for(what: str, predicate, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +25,8 @@ def srv(tmp_path_factory):
 
 def make_ns(srv, name: str) -> str:
     srv.kubectl("create", "namespace", name)
-    wait_for("the default ServiceAccount", lambda: srv.kubectl(
-        "get", "serviceaccount", "default", "-n", name, check=False).returncode == 0)
+    wait_for(lambda: srv.kubectl(
+        "get", "serviceaccount", "default", "-n", name, check=False).returncode == 0, "the default ServiceAccount")
     return name
 
 
@@ -66,14 +56,14 @@ def test_background_deletes_dependents(srv):
     family(srv, ns)
     srv.kubectl("delete", "configmap", "owner", "-n", ns, "--cascade=background")
     assert get(srv, ns, "owner") is None
-    wait_for("dependents deleted", lambda: get(srv, ns, "dep-1") is None and get(srv, ns, "dep-2") is None)
+    wait_for(lambda: get(srv, ns, "dep-1") is None and get(srv, ns, "dep-2") is None, "dependents deleted")
 
 
 def test_orphan_keeps_dependents_without_the_reference(srv):
     ns = make_ns(srv, "gc-orphan")
     family(srv, ns)
     srv.kubectl("delete", "configmap", "owner", "-n", ns, "--cascade=orphan")
-    wait_for("owner gone", lambda: get(srv, ns, "owner") is None)
+    wait_for(lambda: get(srv, ns, "owner") is None, "owner gone")
     for name in ("dep-1", "dep-2"):
         dep = get(srv, ns, name)
         assert dep is not None
@@ -87,26 +77,26 @@ def test_foreground_deletes_dependents_first(srv):
     srv.kubectl("patch", "configmap", "dep-1", "-n", ns, "--type=merge",
                 "-p", '{"metadata":{"finalizers":["example.com/hold"]}}')
     srv.kubectl("delete", "configmap", "owner", "-n", ns, "--cascade=foreground", "--wait=false")
-    wait_for("dep-2 deleted", lambda: get(srv, ns, "dep-2") is None)
+    wait_for(lambda: get(srv, ns, "dep-2") is None, "dep-2 deleted")
     owner = get(srv, ns, "owner")
     assert owner is not None and "foregroundDeletion" in owner["metadata"]["finalizers"]
     assert get(srv, ns, "dep-1")["metadata"].get("deletionTimestamp")
     srv.kubectl("patch", "configmap", "dep-1", "-n", ns, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
-    wait_for("owner deleted after its dependents", lambda: get(srv, ns, "owner") is None)
+    wait_for(lambda: get(srv, ns, "owner") is None, "owner deleted after its dependents")
 
 
 def test_dependent_of_a_missing_owner_is_collected(srv):
     ns = make_ns(srv, "gc-dangling")
     ghost = {"metadata": {"name": "ghost", "uid": "00000000-0000-0000-0000-000000000001"}}
     configmap(srv, ns, "stray", ghost)
-    wait_for("the dependent of a missing owner deleted", lambda: get(srv, ns, "stray") is None)
+    wait_for(lambda: get(srv, ns, "stray") is None, "the dependent of a missing owner deleted")
 
 
 def test_default_service_account_is_recreated(srv):
     ns = make_ns(srv, "gc-sa")
     srv.kubectl("delete", "serviceaccount", "default", "-n", ns)
-    wait_for("default ServiceAccount re-created", lambda: srv.kubectl(
-        "get", "serviceaccount", "default", "-n", ns, check=False).returncode == 0)
+    wait_for(lambda: srv.kubectl(
+        "get", "serviceaccount", "default", "-n", ns, check=False).returncode == 0, "default ServiceAccount re-created")
 
 
 def test_pod_with_a_missing_service_account_is_refused(srv):
@@ -122,4 +112,4 @@ def test_namespace_deletion_removes_content(srv):
     ns = make_ns(srv, "gc-ns-delete")
     family(srv, ns)
     srv.kubectl("delete", "namespace", ns, "--wait=false")
-    wait_for("namespace gone", lambda: srv.kubectl("get", "namespace", ns, check=False).returncode != 0)
+    wait_for(lambda: srv.kubectl("get", "namespace", ns, check=False).returncode != 0, "namespace gone")

@@ -7,24 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import yaml
 
 from tests.e2e.conftest import REPO, start_server
-
-
-def wait_for(what, predicate, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
+from tests.waiting import wait_for
 
 
 class SimAgent:
@@ -54,7 +43,7 @@ def cluster(tmp_path_factory):
     agents = [SimAgent(server, str(tmp_path_factory.mktemp("sim")), "--simulate", "3", "--node-name", "e2e",
                        "--simulate-cpu", "4", "--simulate-memory", "8Gi")]
     try:
-        wait_for("3 simulated nodes", lambda: len(_ready_nodes(server)) == 3)
+        wait_for(lambda: len(_ready_nodes(server)) == 3, "3 simulated nodes")
         yield server, agents, tmp_path_factory
     finally:
         for agent in agents:
@@ -93,8 +82,8 @@ def test_pods_are_bound_spread_and_running(cluster):
     server, _, _ = cluster
     ns = _namespace(server)
     _create(server, ns, *(_pod_manifest(f"p{i}") for i in range(6)))
-    pods = wait_for("6 pods Running", lambda: (lambda ps: ps if len(ps) == 6 and all(
-        p["status"].get("phase") == "Running" for p in ps) else None)(_pods(server, ns)))
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 6 and all(
+        p["status"].get("phase") == "Running" for p in ps) else None)(_pods(server, ns)), "6 pods Running")
     per_node: dict[str, int] = {}
     for pod in pods:
         per_node[pod["spec"]["nodeName"]] = per_node.get(pod["spec"]["nodeName"], 0) + 1
@@ -117,8 +106,8 @@ def test_node_selector_affinity_and_taints(cluster):
                 _pod_manifest("pinned", {"affinity": affinity}),
                 _pod_manifest("db", {"tolerations": toleration, "nodeSelector": {"kubernetes.io/hostname": "e2e-sim-2"}}),
                 *(_pod_manifest(f"plain{i}") for i in range(4)))
-        pods = wait_for("7 pods bound", lambda: (lambda ps: ps if len(ps) == 7 and all(
-            p["spec"].get("nodeName") for p in ps) else None)(_pods(server, ns)))
+        pods = wait_for(lambda: (lambda ps: ps if len(ps) == 7 and all(
+            p["spec"].get("nodeName") for p in ps) else None)(_pods(server, ns)), "7 pods bound")
         where = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods}
         assert where["ssd"] == "e2e-sim-1" and where["pinned"] == "e2e-sim-0" and where["db"] == "e2e-sim-2"
         assert all(where[f"plain{i}"] != "e2e-sim-2" for i in range(4)), where
@@ -133,8 +122,8 @@ def test_unschedulable_pod_is_explained_then_scheduled_on_a_new_node(cluster):
     _create(server, ns, _pod_manifest("huge", cpu="100"))
     expected = ("0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
                 "3 No preemption victims found for incoming pod.")
-    described = wait_for("FailedScheduling in describe", lambda: (lambda out: out if expected in out else None)(
-        server.kubectl("describe", "pod", "huge", "-n", ns).stdout))
+    described = wait_for(lambda: (lambda out: out if expected in out else None)(
+        server.kubectl("describe", "pod", "huge", "-n", ns).stdout), "FailedScheduling in describe")
     assert "FailedScheduling" in described and "default-scheduler" in described
     pod = _pods(server, ns)[0]
     assert pod["status"]["phase"] == "Pending" and not pod["spec"].get("nodeName")
@@ -142,17 +131,17 @@ def test_unschedulable_pod_is_explained_then_scheduled_on_a_new_node(cluster):
     assert (condition["status"], condition["reason"], condition["message"]) == ("False", "Unschedulable", expected)
     agents.append(SimAgent(server, str(tmp_path_factory.mktemp("sim")), "--simulate", "1", "--node-name", "big",
                            "--simulate-cpu", "128"))
-    wait_for("huge bound to the new node", lambda: _pods(server, ns)[0]["spec"].get("nodeName") == "big-sim-0",
+    wait_for(lambda: _pods(server, ns)[0]["spec"].get("nodeName") == "big-sim-0", "huge bound to the new node",
              timeout=30)
-    wait_for("huge Running", lambda: _pods(server, ns)[0]["status"].get("phase") == "Running")
+    wait_for(lambda: _pods(server, ns)[0]["status"].get("phase") == "Running", "huge Running")
 
 
 def test_other_scheduler_names_are_left_alone_and_deletes_finish(cluster):
     server, _, _ = cluster
     ns = _namespace(server)
     _create(server, ns, _pod_manifest("mine"), _pod_manifest("theirs", {"schedulerName": "other"}))
-    wait_for("mine Running", lambda: any(p["metadata"]["name"] == "mine" and p["status"].get("phase") == "Running"
-                                         for p in _pods(server, ns)))
+    wait_for(lambda: any(p["metadata"]["name"] == "mine" and p["status"].get("phase") == "Running"
+                         for p in _pods(server, ns)), "mine Running")
     theirs = next(p for p in _pods(server, ns) if p["metadata"]["name"] == "theirs")
     assert not theirs["spec"].get("nodeName") and not theirs["status"].get("conditions")
     server.kubectl("delete", "pod", "mine", "-n", ns, "--wait=true", timeout=20)

@@ -31,6 +31,7 @@ from tests.e2e.conftest import REPO, Server, start_server
 from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
 from tests.integration.network.nodens import Node, TestNetwork, missing_prerequisites
+from tests.waiting import wait_for
 
 IMAGE = "busybox:1.36"  # what busybox_archive builds
 
@@ -124,15 +125,8 @@ class RealCluster:
         return self.get("pods", namespace=namespace, selector=selector).get("items", [])
 
     def wait_for(self, predicate, what: str, timeout: float = 30.0):
-        """Poll predicate (every 0.1 s) until it returns something truthy; fail with the
-        server's and agents' logs when the deadline passes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.logs()}")
+        """tests.waiting.wait_for that fails with the server's and agents' logs."""
+        return wait_for(predicate, what, timeout=timeout, details=self.logs)
 
     def logs(self) -> str:
         parts = [f"--- server log:\n{self.server.log()[-3000:]}"]

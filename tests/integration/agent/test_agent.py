@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from tests import waiting
 from tests.e2e.conftest import REPO, start_server
 from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
@@ -93,13 +94,7 @@ async def _import(data_dir: str, archive: str) -> None:
 
 
 def wait_for(predicate, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}\nagent log:\n{_agent_log_tail()}")
+    return waiting.wait_for(predicate, what, timeout=timeout, details=lambda: f"agent log:\n{_agent_log_tail()}")
 
 
 _AGENT_LOGS: list[str] = []

@@ -33,7 +33,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 from tinykube.agent.network import NetworkSettings, create_netns
 
@@ -203,15 +202,3 @@ def _delete_netns(name: str) -> bool:
     except FileNotFoundError:
         pass
     return not os.path.exists(path)
-
-
-def wait_for(predicate, *, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
-    """Poll `predicate` until it returns a truthy value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)

@@ -97,7 +97,7 @@ async def test_host_port_reaches_the_pod(testnet, node, node_network):
 
 
 def _fetch(netns_path: str, ip: str, port: int) -> str:
-    from .nodens import wait_for
+    from tests.waiting import wait_for
 
     def attempt():
         out = run(in_netns(netns_path, [BUSYBOX, "nc", "-w", "1", ip, str(port)]), check=False)

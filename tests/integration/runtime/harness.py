@@ -7,16 +7,16 @@ applet, copied per container (a real agent gives each container its own overlay)
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import os
 import secrets
 import shutil
 import signal
-import time
 from dataclasses import replace
 from pathlib import Path
 
+from tests.waiting import async_wait_for, wait_for
 from tinykube.agent.runtime import (Cgroups, ImageConfig, Runc, RuntimeConfig, Sandbox,
                                     SandboxConfig, container_spec, pod_cgroup_path)
 from tinykube.agent.runtime import etcfiles
@@ -51,27 +51,9 @@ def busybox_rootfs(path: Path) -> Path:
     return path
 
 
-def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
-    """Poll with a deadline (tests never sleep for a state)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met in {timeout} s")
-        time.sleep(interval)
-
-
-async def async_wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"condition not met in {timeout} s")
-        await asyncio.sleep(interval)
+# runtime tests poll fast: their states change in milliseconds
+wait_until = functools.partial(wait_for, timeout=10.0, interval=0.02)
+async_wait_until = functools.partial(async_wait_for, timeout=10.0, interval=0.02)
 
 
 def pod(name: str, *, uid: str | None = None, containers=(), **spec) -> dict:
