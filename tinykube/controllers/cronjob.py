@@ -240,12 +240,7 @@ class CronJobController(Controller):
             await self._delete_job(cj, job)
 
     async def _write_status(self, cj: dict, status: dict) -> None:
-        if status == (cj.get("status") or {}):
-            return
-        try:
-            await self.client.update_status(CRONJOBS, dict(cj, status=status))
-        except errors.Conflict:
-            pass  # the newer object's event syncs again
+        await owned.write_status(self.client, CRONJOBS, cj, status)
 
     def _requeue(self, key: str, cj: dict, schedule: cron.Schedule) -> None:
         if cj["spec"].get("suspend"):

@@ -259,10 +259,7 @@ def _status(ds: dict, nodes: list[dict], pods: list[dict], eligible: dict[str, l
         updatedNumberScheduled=sum(1 for n in scheduled if any(_hash(p) == revision_hash for p in eligible[n])),
         observedGeneration=ds["metadata"].get("generation", 1))
     status["numberUnavailable"] = status["desiredNumberScheduled"] - status["numberAvailable"]
-    for name in ("numberAvailable", "updatedNumberScheduled", "numberUnavailable"):
-        if not status[name]:
-            status.pop(name)  # omitempty
-    return status
+    return owned.omit_zero(status, "numberAvailable", "updatedNumberScheduled", "numberUnavailable")
 
 
 # --- shell ------------------------------------------------------------------------------------
@@ -340,11 +337,7 @@ class DaemonSetController(Controller):
         step = plan(ds, self.nodes.store.list(), pods, revision_hash, self.clock.now())
         await self._apply(key, ds, step, revision_hash)
         await self._prune(ds, history, pods, revision["metadata"]["name"])
-        if step.status != ds.get("status"):
-            try:
-                await self.client.update_status(DAEMONSETS, dict(ds, status=step.status))
-            except errors.Conflict:
-                pass  # the newer object's event syncs again
+        await owned.write_status(self.client, DAEMONSETS, ds, step.status)
         min_ready = ds["spec"].get("minReadySeconds") or 0
         if min_ready and step.status.get("numberUnavailable"):
             self.queue.add_after(key, float(min_ready))

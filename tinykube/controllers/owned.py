@@ -1,17 +1,18 @@
 """Small pure helpers the Job, CronJob, DaemonSet and StatefulSet controllers share.
 
 Owner references (client-go's controller ref), pods made from a template, pod states
-(active, ready, available, finished) and metav1.Time in and out. Everything here works
-on plain dicts and never writes.
+(active, ready, available, finished), status counts' omitempty and metav1.Time in and
+out work on plain dicts and never write. The two writing steps these controllers share:
+`claim_pods` (adopt and release) and `write_status` (only when the status changed).
 """
 
 from __future__ import annotations
 
-from tinykube.api import selectors
+from tinykube.api import errors, selectors
 # one definition each, shared with the ReplicaSet/Deployment controllers' helpers;
 # re-exported here under the names these controllers use
 from tinykube.controllers.podutil import (TIME_FORMAT, controller_of, controller_ref,
-                                          format_time, parse_time)
+                                          format_time, omit_zero, parse_time)
 from tinykube.controllers.podutil import is_pod_active as is_active
 from tinykube.controllers.podutil import is_pod_available as is_available
 from tinykube.controllers.podutil import is_pod_ready as is_ready
@@ -20,8 +21,8 @@ from tinykube.util import jsonutil
 
 __all__ = ["TIME_FORMAT", "claim_pods", "condition", "controller_of", "controller_ref", "format_time",
            "is_active", "is_available", "is_finished", "is_ready", "is_running_and_ready",
-           "is_terminating", "owned_by", "parse_time", "pod_from_template", "selecting",
-           "selector_matches"]
+           "is_terminating", "omit_zero", "owned_by", "parse_time", "pod_from_template", "selecting",
+           "selector_matches", "write_status"]
 
 # --- owners ----------------------------------------------------------------------------
 
@@ -96,3 +97,14 @@ async def claim_pods(client, owner: dict, owner_resource, candidates: list[dict]
         return selector.matches((pod.get("metadata") or {}).get("labels") or {}) and member(pod)
 
     return await podutil.claim(client, ("v1", "Pod"), owner, candidates, matches, can_adopt)
+
+
+async def write_status(client, resource, obj: dict, status: dict) -> None:
+    """Update obj's status subresource when status differs from what obj has. A conflict is
+    left alone: the newer object's event syncs again."""
+    if status == (obj.get("status") or {}):
+        return
+    try:
+        await client.update_status(resource, dict(obj, status=status))
+    except errors.Conflict:
+        pass

@@ -79,6 +79,14 @@ def is_pod_available(pod: dict, min_ready_seconds: int, now: datetime.datetime) 
     return since is not None and since + datetime.timedelta(seconds=min_ready_seconds) <= now
 
 
+def omit_zero(status: dict, *fields: str) -> dict:
+    """The Go types' omitempty on status counts: the named fields are left out when zero."""
+    for name in fields:
+        if not status.get(name):
+            status.pop(name, None)
+    return status
+
+
 def pod_from_template(template: dict, owner: dict, *, generate_name: str) -> dict:
     """controller.GetPodFromTemplate: labels, annotations and finalizers of the template,
     its spec, and a controller reference to owner. The template is copied."""

@@ -157,24 +157,14 @@ def calculate_status(rs: dict, pods: list[dict], manage_error: str | None, now: 
         status["conditions"] = [c for c in status["conditions"] if c.get("type") != "ReplicaFailure"]
         if not status["conditions"]:
             del status["conditions"]
-    status["replicas"] = len(pods)
-    _set_or_omit(status, "fullyLabeledReplicas", labeled)
-    _set_or_omit(status, "readyReplicas", len(ready))
-    _set_or_omit(status, "availableReplicas", available)
-    return status
+    status.update(replicas=len(pods), fullyLabeledReplicas=labeled, readyReplicas=len(ready),
+                  availableReplicas=available)
+    return podutil.omit_zero(status, "fullyLabeledReplicas", "readyReplicas", "availableReplicas")
 
 
 def _has_labels(pod: dict, labels: dict) -> bool:
     have = podutil.meta(pod).get("labels") or {}
     return all(have.get(k) == v for k, v in labels.items())
-
-
-def _set_or_omit(status: dict, field: str, value: int) -> None:
-    """The Go types' omitempty: zero counts are left out of the JSON."""
-    if value:
-        status[field] = value
-    else:
-        status.pop(field, None)
 
 
 def status_unchanged(rs: dict, new: dict) -> bool:

@@ -150,10 +150,7 @@ def _status(sts: dict, pods: list[dict], current: Revision, update: Revision, no
     done = status["updatedReplicas"] == status["readyReplicas"] == replicas == status["replicas"]
     if (sts["spec"].get("updateStrategy") or {}).get("type") != "OnDelete" and done:
         status["currentRevision"], status["currentReplicas"] = update.name, status["updatedReplicas"]
-    for name in ("readyReplicas", "currentReplicas", "updatedReplicas"):
-        if not status[name]:
-            status.pop(name)  # omitempty
-    return status
+    return owned.omit_zero(status, "readyReplicas", "currentReplicas", "updatedReplicas")
 
 
 # --- shell ----------------------------------------------------------------------------------
@@ -195,11 +192,7 @@ class StatefulSetController(Controller):
         step = plan(sts, pods, current, update, self.clock.now())
         await self._apply(sts, step)
         await self._prune(sts, history, pods, {current.name, update.name})
-        if step.status != sts.get("status"):
-            try:
-                await self.client.update_status(SETS, dict(sts, status=step.status))
-            except errors.Conflict:
-                pass  # the newer object's event syncs again
+        await owned.write_status(self.client, SETS, sts, step.status)
         if (sts["spec"].get("minReadySeconds") or 0) and step.status.get("availableReplicas", 0) < step.status["replicas"]:
             self.queue.add_after(key, float(sts["spec"]["minReadySeconds"]))
 
