@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -127,26 +126,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def download(port: int, size: int) -> float:
-    """MB/s of one download through the port-forward listening on 127.0.0.1:port."""
+def fetch(sock: socket.socket, size: int) -> float:
+    """MB/s of one HTTP/1.0 download of /big over a connected blocking socket. Both the
+    direct and the forwarded rounds use this same client (recv_into a reused buffer), so
+    the client's own cost weighs on both alike."""
+    buffer = memoryview(bytearray(1 << 20))
     start = time.perf_counter()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=120) as r:
-        got = len(r.read())
-    assert got == size, got
-    return size / (time.perf_counter() - start) / 1e6
-
-
-async def direct_download(netns_path: str, ip: str, size: int) -> float:
-    """MB/s of one download straight from the pod IP (from the node's namespace)."""
-    start = time.perf_counter()
-    reader, writer = await netns.open_connection(netns_path, ip, 80)
-    writer.write(b"GET /big HTTP/1.0\r\nHost: pod\r\n\r\n")
-    total = 0
-    while chunk := await reader.read(1 << 18):
-        total += len(chunk)
-    writer.close()
+    with sock:
+        sock.sendall(b"GET /big HTTP/1.0\r\nHost: pod\r\n\r\n")
+        total = 0
+        while n := sock.recv_into(buffer):
+            total += n
     assert total >= size, total
     return size / (time.perf_counter() - start) / 1e6
+
+
+def download(port: int, size: int) -> float:
+    """MB/s of one download through the port-forward listening on 127.0.0.1:port."""
+    return fetch(socket.create_connection(("127.0.0.1", port), timeout=120), size)
+
+
+def direct_download(netns_path: str, ip: str, size: int) -> float:
+    """MB/s of one download straight from the pod IP (from the node's namespace)."""
+    sock = netns.socket_in_netns(netns_path)
+    sock.settimeout(120)
+    sock.connect((ip, 80))
+    return fetch(sock, size)
 
 
 # --- logs ------------------------------------------------------------------------------------------
@@ -228,7 +233,7 @@ def forward_figures(cluster, size: int, args) -> None:
         proc.stdout.readline()
         download(port, size)  # warm up
         for _ in range(args.rounds):
-            direct.append(asyncio.run(direct_download(netns_path, pod_ip, size)))
+            direct.append(direct_download(netns_path, pod_ip, size))
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             forwarded.append(download(port, size))
             for name, pid in pids.items():

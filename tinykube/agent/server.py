@@ -197,23 +197,24 @@ class KubeletServer:
         await ws.prepare(request)
         netns_path = self._pod_netns(worker)
 
-        async def connect(port: int):
+        async def connect(port: int) -> PodConnection:
             sock = await netns.new_socket(netns_path)
             try:
                 loop = asyncio.get_running_loop()
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), 10)
                 _, conn = await loop.create_connection(PodConnection, sock=sock)
             except BaseException:
                 sock.close()
                 raise
-            return conn, conn
+            return conn
 
         transport, protocol = request.transport, request.protocol
 
-        def write_message(parts: list[bytes]) -> None:
+        def write(parts: list) -> None:
             """One WebSocket message straight to the connection, its parts not glued (the
-            TLS layer encrypts them in one go): aiohttp's writer would make it 2 writes,
-            plus 2 for the SPDY header's own message."""
+            TLS layer encrypts them in one go, before this returns): aiohttp's writer would
+            copy them into one."""
             if transport is None or transport.is_closing():
                 raise ConnectionResetError("the API server closed the connection")
             length = sum(len(part) for part in parts)
@@ -223,9 +224,8 @@ class KubeletServer:
             if protocol.writing_paused:
                 await protocol._drain_helper()  # what aiohttp's own WebSocket writer awaits
 
-        session = PortForwardSession(send=ws.send_bytes, connect=connect,
-                                     pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid,
-                                     write_message=write_message, drain=drain)
+        session = PortForwardSession(write=write, writing_paused=lambda: protocol.writing_paused, drain=drain,
+                                     connect=connect, pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid)
         try:
             async for message in ws:
                 if message.type == web.WSMsgType.BINARY:

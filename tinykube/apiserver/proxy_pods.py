@@ -21,6 +21,7 @@ import base64
 import hashlib
 import logging
 import os
+import sys
 from urllib.parse import urlencode
 
 import aiohttp
@@ -284,13 +285,31 @@ def upgrade_failure(status: int, reason: str, body: bytes) -> errors.ApiError:
     return errors.InternalError(message)
 
 
-class _AgentConnection(asyncio.Protocol):
+def reusable(buffer: bytearray) -> bytearray:
+    """`buffer` if no view of it is alive any more, else a new one of the same size. A
+    live memoryview holds a reference to the bytearray it shows (CPython), so between
+    reads the buffer's only references are its owner's and getrefcount's own: anything
+    more is a transport still holding a chunk it was given."""
+    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(len(buffer))
+
+
+class _AgentConnection(asyncio.BufferedProtocol):
     """The API server's TLS connection to the agent: the upgrade handshake, then raw bytes
-    handed to the relay (which writes them to the client as they come)."""
+    handed to the relay (which writes them to the client as they come).
+
+    A buffered protocol: the TLS layer decrypts the agent's bytes straight into our
+    buffer, every record that arrived at once into one chunk (a plain protocol gets a
+    bytes object per record, then a join of them: an allocation and a copy per chunk).
+    The chunk goes to the client as a view of the buffer, which the client's TLS transport
+    encrypts before write() returns; should it keep the view instead (it can, when TLS
+    itself has to wait), the buffer is left to it and the next read gets a fresh one."""
+
+    BUFFER = 1 << 20
 
     def __init__(self):
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
+        self.buffer = bytearray()  # the handshake's bytes (and whatever came with them)
+        self.read_buffer = bytearray(self.BUFFER)
         self.head: tuple[int, str, dict] | None = None
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self.relay: _Relay | None = None
@@ -330,10 +349,17 @@ class _AgentConnection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> bytearray:
+        self.read_buffer = reusable(self.read_buffer)
+        return self.read_buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self.relay is not None:
-            self.relay.to_client(data)
+            self.relay.to_client(memoryview(self.read_buffer)[:nbytes])
             return
+        self._handshake_bytes(self.read_buffer[:nbytes])
+
+    def _handshake_bytes(self, data: bytes) -> None:
         self.buffer += data
         if self.head is None and (end := self.buffer.find(b"\r\n\r\n")) >= 0:
             try:
@@ -405,7 +431,7 @@ class _Relay:
     def feed_eof(self) -> None:
         self._finish()
 
-    def to_client(self, data: bytes) -> None:
+    def to_client(self, data) -> None:
         transport = self.client_transport
         if transport is None or transport.is_closing():
             self._finish()

@@ -248,11 +248,22 @@ class FakePodConnection:
     """What the pod's port answers: an echo of everything, upper-cased, then EOF."""
 
     def __init__(self):
-        self.reader = asyncio.StreamReader()
-        self.closed = False
+        self.sink, self.closed, self.reading_paused = None, False, False
+        self.ended = asyncio.Event()
+        self.early: list[bytes] = []
+
+    async def deliver(self, sink):
+        self.sink = sink
+        for chunk in self.early:
+            sink(memoryview(chunk))
+        await self.ended.wait()
 
     def write(self, data):
-        self.reader.feed_data(data.upper())
+        chunk = bytes(data).upper()
+        if self.sink is None:
+            self.early.append(chunk)
+        else:
+            self.sink(memoryview(chunk))
 
     async def drain(self):
         pass
@@ -261,10 +272,27 @@ class FakePodConnection:
         return True
 
     def write_eof(self):
-        self.reader.feed_eof()
+        self.ended.set()
+
+    def pause_reading(self):
+        self.reading_paused = True
+
+    def resume_reading(self):
+        self.reading_paused = False
 
     def close(self):
         self.closed = True
+
+
+def fake_tunnel(sent: list, client_reader):
+    """write/writing_paused/drain of a session whose messages the test decodes."""
+    def write(parts):
+        sent.extend(client_reader.feed(b"".join(bytes(p) for p in parts)))
+
+    async def drain():
+        pass
+
+    return {"write": write, "writing_paused": lambda: False, "drain": drain}
 
 
 def test_port_forward_session_pairs_streams_and_copies_both_ways():
@@ -275,12 +303,10 @@ def test_port_forward_session_pairs_streams_and_copies_both_ways():
 
         async def connect(port):
             ports.append(port)
-            return connection.reader, connection
+            return connection
 
-        async def send(data):
-            sent.extend(client_reader.feed(data))
-
-        session = PortForwardSession(send=send, connect=connect, pod_name="web", pod_uid="u1")
+        session = PortForwardSession(**fake_tunnel(sent, client_reader), connect=connect, pod_name="web",
+                                     pod_uid="u1")
         await session.feed(client_writer.syn_stream(1, {"streamtype": "error", "port": "80", "requestid": "0"}))
         await session.feed(client_writer.syn_stream(3, {"streamtype": "data", "port": "80", "requestid": "0"})
                            + client_writer.data(3, b"hello", fin=True) + client_writer.ping(1))
@@ -289,9 +315,9 @@ def test_port_forward_session_pairs_streams_and_copies_both_ways():
                 break
             await asyncio.sleep(0.01)
         await session.close()
-        return sent, ports
+        return sent, ports, connection
 
-    sent, ports = asyncio.run(scenario())
+    sent, ports, connection = asyncio.run(scenario())
     assert ports == [80]
     assert [(f.kind, f.stream_id) for f in sent[:2]] == [(spdy.SYN_REPLY, 1), (spdy.SYN_REPLY, 3)]
     assert any(f.kind == spdy.PING and f.ping_id == 1 for f in sent)
@@ -299,6 +325,32 @@ def test_port_forward_session_pairs_streams_and_copies_both_ways():
     assert data == b"HELLO"
     assert any(f.kind == "data" and f.stream_id == 3 and f.fin for f in sent)
     assert not any(f.kind == "data" and f.stream_id == 1 and f.data for f in sent)  # no error
+    assert connection.closed
+
+
+def test_port_forward_pauses_the_pod_while_the_tunnel_is_full():
+    async def scenario():
+        sent, client_reader, full = [], spdy.FrameReader(), asyncio.Event()
+        tunnel = fake_tunnel(sent, client_reader)
+
+        async def drain():
+            await full.wait()
+
+        session = PortForwardSession(write=tunnel["write"], writing_paused=lambda: not full.is_set(), drain=drain,
+                                     connect=None, pod_name="web", pod_uid="u1")
+        conn = FakePodConnection()
+        session.pod_data(3, memoryview(b"abc"), conn)
+        paused = conn.reading_paused
+        full.set()
+        for _ in range(50):
+            if not conn.reading_paused:
+                break
+            await asyncio.sleep(0.01)
+        return sent, paused, conn.reading_paused
+
+    sent, paused, still_paused = asyncio.run(scenario())
+    assert [(f.stream_id, f.data) for f in sent] == [(3, b"abc")]
+    assert paused and not still_paused
 
 
 def test_port_forward_failure_is_written_on_the_error_stream():
@@ -308,10 +360,8 @@ def test_port_forward_failure_is_written_on_the_error_stream():
         async def connect(port):
             raise ConnectionRefusedError(111, "Connection refused")
 
-        async def send(data):
-            sent.extend(client_reader.feed(data))
-
-        session = PortForwardSession(send=send, connect=connect, pod_name="web", pod_uid="u1")
+        session = PortForwardSession(**fake_tunnel(sent, client_reader), connect=connect, pod_name="web",
+                                     pod_uid="u1")
         await session.feed(client_writer.syn_stream(1, {"streamtype": "error", "port": "81", "requestid": "4"})
                            + client_writer.syn_stream(3, {"streamtype": "data", "port": "81", "requestid": "4"}))
         for _ in range(50):

@@ -6,22 +6,24 @@ header: an error stream (the client only reads it) and a data stream, both carry
 namespace and copy both ways; the pod closing its side ends the data stream (FIN), the
 client's FIN half-closes the pod connection. A failure is written on the error stream
 ("error forwarding port 80 to pod web, uid ...: ...") before it is closed. PINGs are
-echoed (kubectl pings every 10 s). The session reads bytes from `receive()` and writes
-frames through `send(bytes)`; both are given by the transport (WebSocket tunnel).
+echoed (kubectl pings every 10 s). The session is fed the tunnel's bytes and writes its
+frames through `write(parts)`, given by the transport (the WebSocket tunnel).
+
+The download direction is the one that carries bulk: the pod's bytes are read into a
+buffer and written out as a data frame from the read callback itself (PodConnection);
+see docs/streaming.md for what that saves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
+import sys
 from dataclasses import dataclass, field
 
 from tinykube.agent.streams import spdy
 
 log = logging.getLogger(__name__)
-READ_SIZE = 256 * 1024   # the pod's bytes are read and framed this much at a time
-SMALL = 16 * 1024        # a smaller chunk is sent in one message with its frame header
 
 
 @dataclass
@@ -34,51 +36,52 @@ class Stream:
 
 
 class PortForwardSession:
-    def __init__(self, *, send, connect, pod_name: str, pod_uid: str, write_message=None, drain=None):
-        """`connect(port)` opens (reader, writer) to the port in the pod. `write_message`
-        (a list of byte strings forming one WebSocket message, written at once) and
-        `drain` (awaited after it), when given, carry the data frames: the fast path."""
-        self.send_raw, self.connect = send, connect
-        self.write_message, self.drain = write_message, drain
+    def __init__(self, *, write, writing_paused, drain, connect, pod_name: str, pod_uid: str):
+        """`write(parts)` sends one WebSocket message made of the byte strings `parts`
+        (synchronously, so frames never interleave; views of a buffer are used up before it
+        returns); `writing_paused()` says the connection's buffer is full and `drain()`
+        waits for it to empty. `connect(port)` opens a PodConnection to the port in the pod."""
+        self.write, self.writing_paused, self.drain, self.connect = write, writing_paused, drain, connect
         self.pod_name, self.pod_uid = pod_name, pod_uid
         self.reader, self.writer = spdy.FrameReader(), spdy.FrameWriter()
         self.streams: dict[int, Stream] = {}
         self.pending: dict[str, dict[str, Stream]] = {}
         self.tasks: set[asyncio.Task] = set()
-        self.lock = asyncio.Lock()
         self.done = False
 
-    async def send(self, make) -> None:
-        """Encode and send under one lock: the header compressor's state is ordered."""
-        async with self.lock:
-            await self.send_raw(make(self.writer))
+    def send(self, frame: bytes) -> None:
+        self.write([frame])
 
-    async def send_data(self, stream_id: int, chunk: bytes) -> None:
-        """A data frame as two sends, its 8-byte header and the chunk itself: the tunnel is
-        a byte stream (client-go reads WebSocket messages back to back), and a large chunk
-        is not copied to glue the header on. Small ones are glued: one message is cheaper."""
-        header = spdy.data_header(stream_id, len(chunk))
-        if self.write_message is not None:
-            self.write_message([header, chunk])  # synchronous: frames cannot interleave
+    def pod_data(self, stream_id: int, chunk: memoryview, conn: "PodConnection") -> None:
+        """A chunk the pod sent: one data frame, its header and the chunk in one message
+        without gluing them (no copy). A full connection pauses reading from the pod."""
+        self.write([spdy.data_header(stream_id, len(chunk)), chunk])
+        if self.writing_paused() and not conn.reading_paused:
+            conn.pause_reading()
+            self._spawn(self._resume_after_drain(conn))
+
+    async def _resume_after_drain(self, conn: "PodConnection") -> None:
+        try:
             await self.drain()
+        except ConnectionError:
             return
-        async with self.lock:
-            if len(chunk) < SMALL:
-                await self.send_raw(header + chunk)
-            else:
-                await self.send_raw(header)
-                await self.send_raw(chunk)
+        conn.resume_reading()
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def feed(self, data: bytes) -> None:
         for frame in self.reader.feed(data):
-            await self.on_frame(frame)
+            self.on_frame(frame)
 
     async def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    async def on_frame(self, frame: spdy.Frame) -> None:
+    def on_frame(self, frame: spdy.Frame) -> None:
         if frame.kind == "data":
             stream = self.streams.get(frame.stream_id)
             if stream is not None:
@@ -87,9 +90,9 @@ class PortForwardSession:
                 if frame.fin:
                     stream.inbound.put_nowait(b"")
         elif frame.kind == spdy.SYN_STREAM:
-            await self.on_syn_stream(frame)
+            self.on_syn_stream(frame)
         elif frame.kind == spdy.PING:
-            await self.send(lambda w: w.ping(frame.ping_id))
+            self.send(self.writer.ping(frame.ping_id))
         elif frame.kind == spdy.RST_STREAM:
             stream = self.streams.pop(frame.stream_id, None)
             if stream is not None:
@@ -97,7 +100,7 @@ class PortForwardSession:
         elif frame.kind == spdy.GOAWAY:
             self.done = True
 
-    async def on_syn_stream(self, frame: spdy.Frame) -> None:
+    def on_syn_stream(self, frame: spdy.Frame) -> None:
         h = frame.headers
         kind, request_id = h.get("streamtype", ""), h.get("requestid", str(frame.stream_id))
         try:
@@ -105,18 +108,16 @@ class PortForwardSession:
         except ValueError:
             port = 0
         if kind not in ("data", "error"):
-            await self.send(lambda w: w.rst_stream(frame.stream_id, spdy.RST_PROTOCOL_ERROR))
+            self.send(self.writer.rst_stream(frame.stream_id, spdy.RST_PROTOCOL_ERROR))
             return
         stream = Stream(frame.stream_id, kind, port, request_id)
         self.streams[stream.id] = stream
-        await self.send(lambda w: w.syn_reply(stream.id))
+        self.send(self.writer.syn_reply(stream.id))
         pair = self.pending.setdefault(request_id, {})
         pair[kind] = stream
         if len(pair) == 2:
             del self.pending[request_id]
-            task = asyncio.ensure_future(self.forward(pair["data"], pair["error"]))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self.forward(pair["data"], pair["error"]))
 
     async def forward(self, data: Stream, error: Stream) -> None:
         try:
@@ -124,25 +125,27 @@ class PortForwardSession:
         except Exception as exc:  # reported to the client on its error stream
             message = f"error forwarding port {data.port} to pod {self.pod_name}, uid {self.pod_uid}: {exc}"
             log.info("%s", message)
-            await self.send(lambda w: w.data(error.id, message.encode()))
+            self.send(self.writer.data(error.id, message.encode()))
         finally:
-            await self.send(lambda w: w.data(data.id, b"", fin=True))
-            await self.send(lambda w: w.data(error.id, b"", fin=True))
+            try:
+                self.send(self.writer.data(data.id, b"", fin=True))
+                self.send(self.writer.data(error.id, b"", fin=True))
+            except ConnectionError:
+                pass
             self.streams.pop(data.id, None)
             self.streams.pop(error.id, None)
 
     async def _forward(self, data: Stream) -> None:
         if not 0 < data.port < 65536:
             raise ValueError(f"invalid port {data.port}")
-        reader, writer = await self.connect(data.port)
-        to_pod = asyncio.ensure_future(_client_to_pod(data, writer))
+        conn = await self.connect(data.port)
+        to_pod = asyncio.ensure_future(_client_to_pod(data, conn))
         try:
-            while chunk := await reader.read(READ_SIZE):
-                await self.send_data(data.id, chunk)
+            await conn.deliver(lambda chunk: self.pod_data(data.id, chunk, conn))
         finally:
             to_pod.cancel()
             await asyncio.gather(to_pod, return_exceptions=True)
-            writer.close()
+            conn.close()
 
 
 def websocket_header(length: int) -> bytes:
@@ -155,43 +158,53 @@ def websocket_header(length: int) -> bytes:
     return bytes((0x82, 127)) + length.to_bytes(8, "big")
 
 
-class PodConnection(asyncio.Protocol):
-    """The connection into the pod, as (reader, writer) in one: a received chunk is handed
-    over as it is, never copied through a StreamReader's buffer (two copies per chunk
-    saved, a third of the agent's work per forwarded byte); reading from the pod pauses
-    while more than HIGH_WATER bytes wait for the client."""
+def reusable(buffer: bytearray) -> bytearray:
+    """`buffer` if no view of it is alive any more, else a new one of the same size. A
+    live memoryview holds a reference to the bytearray it shows (CPython), so between
+    reads the buffer's only references are its owner's and getrefcount's own: anything
+    more is a transport still holding a chunk it was given."""
+    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(len(buffer))
 
-    HIGH_WATER = 1 << 20
+
+class PodConnection(asyncio.BufferedProtocol):
+    """The connection into the pod. Its bytes are read straight into one buffer and each
+    chunk is handed, as a view, to a sink that frames and writes it before returning (no
+    copy, no task switch per chunk); reading waits until `deliver(sink)` is called."""
+
+    BUFFER = 1 << 20  # up to this much goes into one data frame
 
     def __init__(self):
         self.transport: asyncio.Transport | None = None
-        self.chunks: collections.deque[bytes] = collections.deque()
-        self.queued, self.ended, self.reading_paused = 0, False, False
-        self.readable = asyncio.Event()
+        self.buffer = bytearray(self.BUFFER)
+        self.sink = None
+        self.reading_paused = False
+        self.ended = asyncio.get_running_loop().create_future()
         self.writable = asyncio.Event()
         self.writable.set()
 
     # the protocol
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.pause_reading()  # until there is a sink
 
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.queued += len(data)
-        self.readable.set()
-        if self.queued > self.HIGH_WATER and not self.reading_paused:
-            self.reading_paused = True
-            self.transport.pause_reading()
+    def get_buffer(self, sizehint: int) -> bytearray:
+        self.buffer = reusable(self.buffer)
+        return self.buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.sink(memoryview(self.buffer)[:nbytes])
 
     def eof_received(self) -> bool:
-        self.ended = True
-        self.readable.set()
+        self._end()
         return True  # half-closed: the client may still send
 
     def connection_lost(self, exc) -> None:
-        self.ended = True
-        self.readable.set()
+        self._end()
         self.writable.set()
+
+    def _end(self) -> None:
+        if not self.ended.done():
+            self.ended.set_result(None)
 
     def pause_writing(self) -> None:
         self.writable.clear()
@@ -199,22 +212,24 @@ class PodConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.writable.set()
 
-    # the reader
-    async def read(self, n: int = -1) -> bytes:
-        """The next chunk as received (n is not a limit); b"" at the end."""
-        while not self.chunks:
-            if self.ended:
-                return b""
-            self.readable.clear()
-            await self.readable.wait()
-        chunk = self.chunks.popleft()
-        self.queued -= len(chunk)
-        if self.reading_paused and self.queued <= self.HIGH_WATER // 2 and not self.transport.is_closing():
+    # reading
+    async def deliver(self, sink) -> None:
+        """Hand every chunk the pod sends to `sink(view)`, until the pod's EOF."""
+        self.sink = sink
+        self.resume_reading()
+        await asyncio.shield(self.ended)
+
+    def pause_reading(self) -> None:
+        if not self.reading_paused and not self.transport.is_closing():
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.reading_paused and not self.transport.is_closing():
             self.reading_paused = False
             self.transport.resume_reading()
-        return chunk
 
-    # the writer
+    # writing
     def write(self, data: bytes) -> None:
         self.transport.write(data)
 
@@ -234,7 +249,7 @@ class PodConnection(asyncio.Protocol):
         self.transport.close()
 
 
-async def _client_to_pod(stream: Stream, writer: asyncio.StreamWriter) -> None:
+async def _client_to_pod(stream: Stream, writer: PodConnection) -> None:
     while True:
         chunk = await stream.inbound.get()
         if chunk is None:  # reset
