@@ -830,6 +830,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[dict], None]] = {
     ("batch", "Job"): _default_job,
     ("batch", "CronJob"): _default_cron_job,
     ("coordination.k8s.io", "Lease"): lambda obj: _child(obj, "spec"),
+    ("scheduling.k8s.io", "PriorityClass"): lambda obj: _if_none(obj, "preemptionPolicy", "PreemptLowerPriority"),
     ("discovery.k8s.io", "EndpointSlice"): _default_endpoint_slice,
     ("events.k8s.io", "Event"): _default_events_v1_event,
 }

@@ -43,6 +43,20 @@ def _generic_row(obj: dict, now: datetime) -> tuple[list, None]:
 
 GENERIC = Printer(lambda: [name_column(), age_column()], _generic_row)
 
+
+def _priority_class_columns() -> list[Column]:
+    return [name_column(), Column("Value", "integer", "The value of this priority class."),
+            Column("Global-Default", "boolean", "globalDefault specifies whether this PriorityClass should be "
+                                                "considered as the default priority."),
+            age_column(), Column("PreemptionPolicy", "string", "PreemptionPolicy is the Policy for preempting "
+                                                               "pods with lower priority.")]
+
+
+def _priority_class_row(obj: dict, now: datetime) -> tuple[list, None]:
+    meta = obj.get("metadata") or {}
+    return [meta.get("name", ""), obj.get("value") or 0, bool(obj.get("globalDefault")),
+            since(meta.get("creationTimestamp"), now), obj.get("preemptionPolicy") or ""], None
+
 # (group, kind) -> printer. Versions of one kind share a printer, as they share
 # Kubernetes' internal type.
 PRINTERS: dict[tuple[str, str], Printer] = {
@@ -64,6 +78,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("coordination.k8s.io", "Lease"): Printer(core.lease_columns, core.lease_row),
     ("discovery.k8s.io", "EndpointSlice"): Printer(core.endpointslice_columns, core.endpointslice_row),
     ("events.k8s.io", "Event"): Printer(core.event_columns, core.events_v1_row),
+    ("scheduling.k8s.io", "PriorityClass"): Printer(_priority_class_columns, _priority_class_row),
 }
 
 

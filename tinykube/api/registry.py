@@ -148,6 +148,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases"),
     # discovery.k8s.io/v1
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
+    # scheduling.k8s.io/v1 (the Priority admission plugin resolves pods' priorityClassName)
+    ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False,
+                 short_names=("pc",)),
     # events.k8s.io/v1: the same stored objects as core/v1 events, another shape
     ResourceType("events.k8s.io", "v1", "Event", "events", short_names=("ev",),
                  field_selectors=EVENTS_V1_FIELDS, stored_as="core/events"),

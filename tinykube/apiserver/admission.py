@@ -10,6 +10,11 @@
   ``default`` one is made by the serviceaccount controller right after the namespace;
   like upstream, the plugin waits a little for it before refusing. tinykube does not
   mount ServiceAccount tokens (projected token volumes) yet.
+- Priority (mutating, pod and PriorityClass create): a pod's priorityClassName is
+  resolved against the PriorityClass objects (the built-in system-node-critical and
+  system-cluster-critical included) into spec.priority and spec.preemptionPolicy; a pod
+  without one gets the globalDefault class, or priority 0. Only one class may be the
+  globalDefault.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import asyncio
 
 from tinykube.api import errors
 from tinykube.api.registry import REGISTRY, ResourceType
+from tinykube.api.validation.priorityclass import SYSTEM_PRIORITY_CLASSES
 
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 DEFAULT_TOLERATION_SECONDS = 300
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 SERVICE_ACCOUNTS = REGISTRY.by_plural("", "v1", "serviceaccounts")
+PRIORITY_CLASSES = REGISTRY.by_plural("scheduling.k8s.io", "v1", "priorityclasses")
 # upstream looks the default ServiceAccount up 10 times, 100-200 ms apart
 DEFAULT_SA_WAIT_SECONDS = 2.0
 POLL_SECONDS = 0.1
@@ -48,6 +55,40 @@ def _covers(toleration: dict, key: str) -> bool:
     return toleration.get("key", "") in ("", key) and toleration.get("effect", "") in ("", "NoExecute")
 
 
+def admit_priority(pod: dict, spec: dict, classes: dict[str, dict]) -> None:
+    """The Priority admission plugin on a new pod (classes: name -> PriorityClass)."""
+    name = spec.get("priorityClassName") or ""
+    pod_name = (pod.get("metadata") or {}).get("name", "")
+    if name:
+        pc = classes.get(name)
+        if pc is None and name in SYSTEM_PRIORITY_CLASSES:  # before the bootstrap wrote them
+            pc = {"value": SYSTEM_PRIORITY_CLASSES[name], "preemptionPolicy": "PreemptLowerPriority"}
+        if pc is None:
+            raise _pod_forbidden(pod_name, f"no PriorityClass with name {name} was found")
+    else:
+        pc = next((c for c in classes.values() if c.get("globalDefault") is True), None)
+        if pc is not None:
+            spec["priorityClassName"] = pc["metadata"]["name"]
+    value = (pc or {}).get("value") or 0
+    if spec.get("priority") is not None and spec["priority"] != value:
+        raise _pod_forbidden(pod_name, f"the integer value of priority ({spec['priority']}) must not be provided in "
+                                       f"pod spec; priority admission controller computed {value} from the given "
+                                       "PriorityClass name")
+    spec["priority"] = value
+    if pc is None:
+        return  # no class and no default: priority 0, the pod's own preemptionPolicy (defaulted)
+    policy = pc.get("preemptionPolicy") or "PreemptLowerPriority"
+    if spec.get("preemptionPolicy") is not None and spec["preemptionPolicy"] != policy:
+        raise _pod_forbidden(pod_name, f"the string value of PreemptionPolicy ({spec['preemptionPolicy']}) must not "
+                                       f"be provided in pod spec; priority admission controller computed {policy} "
+                                       "from the given PriorityClass name")
+    spec["preemptionPolicy"] = policy
+
+
+def _pod_forbidden(pod_name: str, reason: str) -> errors.ApiError:
+    return errors.Forbidden(f'pods "{pod_name}" is forbidden: {reason}', {"name": pod_name, "kind": "pods"})
+
+
 def service_account_error(pod_name: str, namespace: str, account: str) -> errors.ApiError:
     return errors.Forbidden(
         f'pods "{pod_name}" is forbidden: error looking up service account {namespace}/{account}: '
@@ -70,6 +111,19 @@ class Admission:
         spec = obj.get("spec")
         if rt.group == "" and rt.kind == "Pod" and isinstance(spec, dict):
             default_tolerations(spec, self.default_toleration_seconds)
+            admit_priority(obj, spec, self._priority_classes())
+        elif rt is PRIORITY_CLASSES and obj.get("globalDefault") is True:
+            for other in self._priority_classes().values():
+                if other.get("globalDefault") is True:
+                    raise errors.Forbidden(
+                        f'priorityclasses.scheduling.k8s.io "{(obj.get("metadata") or {}).get("name", "")}" is '
+                        f'forbidden: PriorityClass {other["metadata"]["name"]} is already marked as default. '
+                        'Only one default can exist', {"name": (obj.get("metadata") or {}).get("name", ""),
+                                                        "group": "scheduling.k8s.io", "kind": "priorityclasses"})
+
+    def _priority_classes(self) -> dict[str, dict]:
+        prefix = PRIORITY_CLASSES.prefix()
+        return {e.obj["metadata"]["name"]: e.obj for e in self.cache.list(prefix, prefix)}
 
     async def validate_create(self, rt: ResourceType, namespace: str, obj: dict) -> None:
         """Validating plugins, run on a new object after validation."""

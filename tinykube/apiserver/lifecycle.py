@@ -1,6 +1,6 @@
 """Work the API server does on its own objects: bootstrap and compaction.
 
-- bootstrap: the namespaces every cluster starts with.
+- bootstrap: the namespaces and the system PriorityClasses every cluster starts with.
 - (namespace finalization, deleting a terminating namespace's content, is the namespace
   controller's work: tinykube/controllers/namespace.py, run by the controller manager.)
 - compaction: like kube-apiserver, every interval compact the store to the revision seen
@@ -14,11 +14,13 @@ import logging
 
 from tinykube.api import errors
 from tinykube.api.registry import INITIAL_NAMESPACES, REGISTRY
+from tinykube.api.validation.priorityclass import SYSTEM_PRIORITY_CLASSES
 from tinykube.apiserver.resources import Resources, WriteContext
 
 log = logging.getLogger(__name__)
 
 NAMESPACES = REGISTRY.by_plural("", "v1", "namespaces")
+PRIORITY_CLASSES = REGISTRY.by_plural("scheduling.k8s.io", "v1", "priorityclasses")
 SYSTEM = WriteContext(user="system:apiserver", field_manager="kube-apiserver", field_validation="Ignore")
 
 
@@ -26,6 +28,17 @@ async def bootstrap(resources: Resources) -> None:
     for name in INITIAL_NAMESPACES:
         try:
             await resources.create(NAMESPACES, "", {"metadata": {"name": name}}, _system())
+        except errors.AlreadyExists:
+            pass
+    # upstream's scheduling/bootstrap-system-priority-classes post-start hook
+    for name, value in SYSTEM_PRIORITY_CLASSES.items():
+        pc = {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+              "value": value, "description": "Used for system critical pods that must not be moved from their "
+                                            "current node." if name == "system-node-critical" else
+              "Used for system critical pods that must run in the cluster, but can be moved to another node "
+              "if necessary."}
+        try:
+            await resources.create(PRIORITY_CLASSES, "", pc, _system())
         except errors.AlreadyExists:
             pass
 

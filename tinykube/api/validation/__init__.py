@@ -25,7 +25,7 @@ from __future__ import annotations
 from tinykube.api.errors import Cause
 from tinykube.api.registry import ResourceType
 
-from . import batch, cluster, config, events, misc, pod, service, workload_status, workloads
+from . import batch, cluster, config, events, misc, pod, priorityclass, service, workload_status, workloads
 from .fields import as_dict, dedupe
 from .meta import validate_annotations, validate_labels, validate_object_meta, validate_object_meta_update
 from .names import (
@@ -81,6 +81,8 @@ _KINDS = {
     ("coordination.k8s.io", "Lease"): (misc.validate_lease, misc.validate_lease_update, _meta_only),
     ("discovery.k8s.io", "EndpointSlice"): (misc.validate_endpoint_slice, misc.validate_endpoint_slice_update,
                                             _meta_only),
+    ("scheduling.k8s.io", "PriorityClass"): (priorityclass.validate_priority_class,
+                                             priorityclass.validate_priority_class_update, _meta_only),
 }
 
 
