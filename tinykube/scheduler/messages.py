@@ -40,8 +40,10 @@ def preemption_message(diagnosis: Diagnosis, *, preemption_policy: str = "") -> 
     return f"{_available(total)} {_histogram(counts)}."
 
 
-def fit_error(diagnosis: Diagnosis, *, preemption_policy: str = "") -> str:
-    """The PodScheduled=False message and FailedScheduling event of a pod fitting nowhere."""
+def fit_error(diagnosis: Diagnosis, *, preemption_policy: str = "", post_filter: str | None = None) -> str:
+    """The PodScheduled=False message and FailedScheduling event of a pod fitting nowhere.
+    post_filter: what preemption said ("preemption: ...", or "" when it nominated a node);
+    None: the no-victims wording below."""
     if diagnosis.num_all_nodes == 0:
         return NO_NODES
     message = _available(diagnosis.num_all_nodes)
@@ -51,4 +53,6 @@ def fit_error(diagnosis: Diagnosis, *, preemption_policy: str = "") -> str:
         reasons = Counter(r for f in diagnosis.node_failures.values() for r in f.reasons)
         if reasons:
             message += f" {_histogram(reasons)}."
+    if post_filter is not None:
+        return f"{message} {post_filter}" if post_filter else message
     return message + f" preemption: {preemption_message(diagnosis, preemption_policy=preemption_policy)}"

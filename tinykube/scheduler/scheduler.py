@@ -31,6 +31,7 @@ from tinykube.scheduler import config as sconfig
 from tinykube.scheduler import messages
 from tinykube.scheduler.cache import Cache, PodInfo
 from tinykube.scheduler.framework import Framework
+from tinykube.scheduler.preemption import Preemption, evict
 from tinykube.scheduler.queue import QueuedPod, SchedulingQueue
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class Scheduler:
         self.scheduler_name, self.leader_elect = scheduler_name, leader_elect
         self.identity = identity or f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self.bind_concurrency = bind_concurrency
+        self.preemption = Preemption()
         self.stats = {"scheduled": 0, "unschedulable": 0, "bind_errors": 0, "bound": 0, "cycles": 0,
                       "cycle_seconds": 0.0}
 
@@ -265,16 +267,21 @@ class Scheduler:
         if result.node:
             self.cache.assume(info, result.node)
             self.queue.done(qp.key)
+            self.preemption.forget(qp.key)
             self.stats["scheduled"] += 1
             self._spawn(self._bind(qp, info, result.node))
             return
         self.stats["unschedulable"] += 1
         diagnosis = result.diagnosis
-        message = messages.fit_error(diagnosis, preemption_policy=(pod.get("spec") or {}).get("preemptionPolicy") or "")
+        outcome = self.preemption.preempt(info, self.cache, self.framework, diagnosis)  # upstream PostFilter
+        message = messages.fit_error(diagnosis, post_filter=outcome.message)
         self.queue.add_unschedulable(qp, plugins=diagnosis.plugins, pod_cycle=cycle)
         self.recorder.record(pod, "Warning", "FailedScheduling", message)
-        if condition_differs(pod, message):
-            self._spawn(self._set_unschedulable(pod, message))
+        for victim in outcome.victims:
+            self._spawn(evict(self.client, self.recorder, victim, info, outcome.node, self.scheduler_name))
+        nominate = outcome.node if outcome.node != (pod.get("status") or {}).get("nominatedNodeName") else ""
+        if condition_differs(pod, message) or nominate:
+            self._spawn(self._set_unschedulable(pod, message, nominate))
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
@@ -304,10 +311,12 @@ class Scheduler:
                      1000 * self.stats["cycle_seconds"] / max(1, self.stats["cycles"]))
         self.recorder.record(qp.pod, "Normal", "Scheduled", f"Successfully assigned {info.key} to {node}")
 
-    async def _set_unschedulable(self, pod: dict, message: str) -> None:
+    async def _set_unschedulable(self, pod: dict, message: str, nominated_node: str = "") -> None:
         md = pod["metadata"]
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         patch = {"status": {"conditions": [unschedulable_condition(message, now)]}}
+        if nominated_node:  # preemption made room there (upstream NominatingInfo)
+            patch["status"]["nominatedNodeName"] = nominated_node
         try:
             await self.client.patch(PODS, md["name"], patch, namespace=md["namespace"], patch_type="strategic",
                                     subresource="status")

@@ -1,0 +1,110 @@
+"""DefaultPreemption as tables: which node, which victims, and what the pod is told."""
+
+from __future__ import annotations
+
+from tinykube.scheduler.cache import PodInfo
+from tinykube.scheduler.config import SchedulerConfig, instantiate
+from tinykube.scheduler.framework import Framework
+from tinykube.scheduler.messages import fit_error
+from tinykube.scheduler.preemption import Preemption, pick_one_node
+from tests.unit.scheduler.helpers import cache_with, node, pod
+
+
+def prio(name: str, priority: int, cpu: str, started: str = "2026-01-01T00:00:00Z", **kw) -> dict:
+    p = pod(name, cpu=cpu, priority=priority, **kw)
+    p["status"] = {"startTime": started}
+    return p
+
+
+def run(placed, preemptor: dict, nodes=None):
+    cache = cache_with(nodes or [node("n1"), node("n2"), node("n3")], placed)
+    framework = Framework(*instantiate(SchedulerConfig()))
+    info = PodInfo(preemptor)
+    result = framework.schedule(info, cache)
+    assert not result.node, "the preemptor must not fit as is"
+    before = {n.name: (n.req_cpu, len(n.pods)) for n in cache.node_list}
+    outcome = Preemption().preempt(info, cache, framework, result.diagnosis)
+    assert {n.name: (n.req_cpu, len(n.pods)) for n in cache.node_list} == before, "the dry run restores the cache"
+    return outcome, fit_error(result.diagnosis, post_filter=outcome.message)
+
+
+def victims(outcome) -> list[str]:
+    return [v.name for v in outcome.victims]
+
+
+def test_the_node_whose_highest_victim_priority_is_lowest():
+    placed = [(prio("low-a", 1, "2"), "n1"), (prio("low-b", 1, "2"), "n1"), (prio("mid", 5, "4"), "n2"),
+              (prio("top", 100, "4"), "n3")]
+    outcome, message = run(placed, prio("new", 10, "3"))
+    assert (outcome.node, sorted(victims(outcome))) == ("n1", ["low-a", "low-b"])
+    assert message == "0/3 nodes are available: 3 Insufficient cpu."  # upstream: no preemption part on success
+
+
+def test_then_the_lowest_sum_of_priorities():
+    placed = [(prio("a", 1, "2"), "n1"), (prio("b", 1, "2"), "n1"), (prio("c", 1, "4"), "n2"),
+              (prio("top", 100, "4"), "n3")]
+    outcome, _ = run(placed, prio("new", 10, "3"))
+    assert (outcome.node, victims(outcome)) == ("n2", ["c"])
+
+
+def test_then_the_latest_started_highest_priority_victims():
+    placed = [(prio("old", 1, "4", started="2026-01-01T00:00:00Z"), "n1"),
+              (prio("young", 1, "4", started="2026-01-02T00:00:00Z"), "n2"),
+              (prio("top", 100, "4"), "n3")]
+    outcome, _ = run(placed, prio("new", 10, "1"))
+    assert (outcome.node, victims(outcome)) == ("n2", ["young"])
+
+
+def test_victims_that_fit_beside_the_pod_are_reprieved_most_important_first():
+    placed = [(prio("p3", 3, "1"), "n1"), (prio("p2", 2, "1"), "n1"), (prio("p1", 1, "1"), "n1"),
+              (prio("p0", 0, "1"), "n1")]
+    outcome, _ = run(placed, prio("new", 10, "2"), nodes=[node("n1")])
+    assert (outcome.node, victims(outcome)) == ("n1", ["p1", "p0"])  # 4 cpu: p3, p2 and the new pod's 2
+
+
+def test_equal_or_higher_priority_pods_are_never_victims():
+    placed = [(prio(f"same{i}", 10, "4"), f"n{i}") for i in (1, 2, 3)]
+    outcome, message = run(placed, prio("new", 10, "1"))
+    assert not outcome.node and not outcome.victims
+    assert message == ("0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
+                       "3 No preemption victims found for incoming pod.")
+
+
+def test_a_node_where_even_evicting_every_lower_pod_is_not_enough():
+    placed = [(prio("low", 1, "1"), "n1"), (prio("top", 100, "4"), "n2")]
+    outcome, message = run(placed, prio("new", 10, "8"), nodes=[node("n1"), node("n2")])
+    assert not outcome.node
+    assert message == ("0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: "
+                       "1 Insufficient cpu, 1 No preemption victims found for incoming pod.")
+
+
+def test_nodes_failing_for_unresolvable_reasons_are_not_helped():
+    tainted = node("n2", taints=[{"key": "k", "value": "v", "effect": "NoSchedule"}])
+    placed = [(prio("low", 1, "4"), "n1"), (prio("low2", 1, "4"), "n2")]
+    outcome, message = run(placed, prio("new", 10, "2", nodeSelector={"missing": "x"}), nodes=[node("n1"), tainted])
+    assert not outcome.node
+    assert message.endswith("preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling.")
+    outcome, _ = run(placed, prio("new", 10, "2"), nodes=[node("n1"), tainted])
+    assert (outcome.node, victims(outcome)) == ("n1", ["low"])
+
+
+def test_preemption_policy_never():
+    outcome, message = run([(prio("low", 1, "4"), "n1")], prio("new", 10, "2", preemptionPolicy="Never"),
+                           nodes=[node("n1")])
+    assert not outcome.node
+    assert message == "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
+
+
+def test_a_nominated_pod_waits_for_its_terminating_victims():
+    going = prio("going", 1, "4")
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    new = prio("new", 10, "2")
+    new["status"]["nominatedNodeName"] = "n1"
+    outcome, message = run([(going, "n1"), (prio("other", 1, "4"), "n2")], new, nodes=[node("n1"), node("n2")])
+    assert not outcome.node
+    assert message.endswith("preemption: not eligible due to a terminating pod on the nominated node.")
+
+
+def test_pick_one_node_prefers_a_node_without_victims():
+    low = PodInfo(prio("low", 1, "1"))
+    assert pick_one_node({"a": [low], "b": []}) == "b"
