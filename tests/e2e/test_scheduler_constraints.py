@@ -118,3 +118,31 @@ def test_topology_spread_min_domains_and_node_taints_policy(cluster):
         server.kubectl("taint", "node", "c-sim-2", "dedicated-", check=False)
         for node in NODES:
             server.kubectl("label", "node", node, "zone-", check=False)
+
+
+def test_preemption_evicts_a_lower_priority_pod(cluster):
+    server = cluster
+    ns = _namespace(server)
+    server.kubectl("create", "priorityclass", f"{ns}-low", "--value=10")
+    server.kubectl("create", "priorityclass", f"{ns}-high", "--value=1000")
+    server.kubectl("create", "priorityclass", f"{ns}-polite", "--value=1000", "--preemption-policy=Never")
+    _create(server, ns, *(_pod_manifest(f"low{i}", {"priorityClassName": f"{ns}-low", "nodeSelector": {HOST: node}},
+                                        cpu="3") for i, node in enumerate(NODES)))
+    _where(server, ns, 3)
+    _create(server, ns, _pod_manifest("polite", {"priorityClassName": f"{ns}-polite"}, cpu="3"))
+    _failed_scheduling(server, ns, "polite", "0/3 nodes are available: 3 Insufficient cpu. preemption: "
+                                             "not eligible due to preemptionPolicy=Never.")
+    _create(server, ns, _pod_manifest("high", {"priorityClassName": f"{ns}-high"}, cpu="3"))
+    pods = wait_for(lambda: (lambda ps: ps if len(ps) == 4 and any(
+        p["metadata"]["name"] == "high" and p["status"].get("phase") == "Running" for p in ps) else None)(
+        _pods(server, ns)), "high Running after preempting a low pod")
+    high = next(p for p in pods if p["metadata"]["name"] == "high")
+    node = high["spec"]["nodeName"]
+    assert high["status"]["nominatedNodeName"] == node
+    assert sorted(p["metadata"]["name"] for p in pods) == sorted(
+        ["high", "polite"] + [f"low{i}" for i, n in enumerate(NODES) if n != node])
+    events = server.kubectl("get", "events", "-n", ns, "--field-selector", "reason=Preempted").stdout
+    assert f"Preempted by pod {high['metadata']['uid']} on node {node}" in events
+    # the room made for "high" was not taken by "polite" (same priority, queued first)
+    polite = next(p for p in pods if p["metadata"]["name"] == "polite")
+    assert not polite["spec"].get("nodeName")

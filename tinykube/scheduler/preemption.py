@@ -17,9 +17,11 @@ it and records a `Preempted` event; the scheduler sets the preemptor's
 status.nominatedNodeName and retries it when the victims are gone.
 
 tinykube has no PodDisruptionBudgets, so none is respected (upstream's first criterion,
-fewest PDB violations, is always a tie); pods nominated to a node do not hold its space
-against lower-priority pods scheduled meanwhile (upstream's addNominatedPods), and the
-candidate walk starts at the first node rather than at a random offset.
+fewest PDB violations, is always a tie). Pods nominated to a node hold its room against
+pods of lower or equal priority (`reserve`, upstream's addNominatedPods) while they wait;
+unlike upstream, filters are not run a second time without them, nominations are not
+recovered from status.nominatedNodeName after a scheduler restart, and the candidate
+walk starts at the first node rather than at a random offset.
 """
 
 from __future__ import annotations
@@ -152,16 +154,34 @@ class Preemption:
     name = "DefaultPreemption"
 
     def __init__(self):
-        self.nominated: dict[str, str] = {}  # pod key -> node, until the informer shows it
+        self.nominated: dict[str, tuple[PodInfo, str]] = {}  # pod key -> (pod, node) until bound or deleted
 
     def forget(self, key: str) -> None:
         self.nominated.pop(key, None)
+
+    def reserve(self, pod: PodInfo, cache: Cache) -> list[str]:
+        """Count the pods nominated to a node, of priority >= pod's, on that node for this
+        cycle (upstream RunFilterPluginsWithNominatedPods), so that the room preemption
+        made is not taken by another pod while the victims terminate. Undo with release()."""
+        placed = []
+        for key, (info, node_name) in self.nominated.items():
+            if key != pod.key and info.priority >= pod.priority and key not in cache.pods:
+                node = cache.nodes.get(node_name)
+                if node is not None and node.node is not None:
+                    cache._place(info, node_name)
+                    placed.append(key)
+        return placed
+
+    @staticmethod
+    def release(cache: Cache, placed: list[str]) -> None:
+        for key in placed:
+            cache._unplace(key)
 
     def preempt(self, pod: PodInfo, cache: Cache, framework, diagnosis: Diagnosis) -> Outcome:
         spec, status = pod.spec, pod.pod.get("status") or {}
         if (spec.get("preemptionPolicy") or "PreemptLowerPriority") == "Never":
             return Outcome(message=f"preemption: {NOT_ELIGIBLE_NEVER}")
-        nominated = status.get("nominatedNodeName") or self.nominated.get(pod.key, "")
+        nominated = status.get("nominatedNodeName") or self.nominated.get(pod.key, (None, ""))[1]
         if nominated and self._victims_terminating(pod, cache, nominated, diagnosis):
             return Outcome(message=f"preemption: {NOT_ELIGIBLE_TERMINATING}")
         potential = self._potential_nodes(cache, diagnosis)
@@ -183,7 +203,7 @@ class Preemption:
         if not candidates:
             return Outcome(message=f"preemption: {self._fit_error(diagnosis, statuses)}")
         chosen = pick_one_node(candidates)
-        self.nominated[pod.key] = chosen
+        self.nominated[pod.key] = (pod, chosen)
         return Outcome(node=chosen, victims=candidates[chosen])
 
     @staticmethod

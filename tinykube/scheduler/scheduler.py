@@ -225,6 +225,7 @@ class Scheduler:
     def _pod_deleted(self, pod: dict) -> None:
         key = PodInfo(pod).key
         self.queue.delete(key)
+        self.preemption.forget(key)
         if assigned(pod) or self.cache.is_assumed(key):
             self._release(key)
 
@@ -261,7 +262,14 @@ class Scheduler:
         info = PodInfo(pod)
         cycle = self.queue.scheduling_cycle
         started = time.perf_counter()
-        result = self.framework.schedule(info, self.cache)
+        placed = self.preemption.reserve(info, self.cache)  # nominated pods hold their room
+        try:
+            result = self.framework.schedule(info, self.cache)
+            # upstream PostFilter: preemption, for a pod that fits nowhere
+            outcome = None if result.node else self.preemption.preempt(info, self.cache, self.framework,
+                                                                       result.diagnosis)
+        finally:
+            self.preemption.release(self.cache, placed)
         self.stats["cycle_seconds"] += time.perf_counter() - started
         self.stats["cycles"] += 1
         if result.node:
@@ -273,7 +281,6 @@ class Scheduler:
             return
         self.stats["unschedulable"] += 1
         diagnosis = result.diagnosis
-        outcome = self.preemption.preempt(info, self.cache, self.framework, diagnosis)  # upstream PostFilter
         message = messages.fit_error(diagnosis, post_filter=outcome.message)
         self.queue.add_unschedulable(qp, plugins=diagnosis.plugins, pod_cycle=cycle)
         self.recorder.record(pod, "Warning", "FailedScheduling", message)

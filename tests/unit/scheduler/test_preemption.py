@@ -108,3 +108,20 @@ def test_a_nominated_pod_waits_for_its_terminating_victims():
 def test_pick_one_node_prefers_a_node_without_victims():
     low = PodInfo(prio("low", 1, "1"))
     assert pick_one_node({"a": [low], "b": []}) == "b"
+
+
+def test_a_nominated_pod_holds_its_room_against_lower_or_equal_priority_pods():
+    cache = cache_with([node("n1")])
+    framework = Framework(*instantiate(SchedulerConfig()))
+    preemption = Preemption()
+    preemption.nominated["default/high"] = (PodInfo(prio("high", 10, "3")), "n1")
+    for name, priority, fits in (("equal", 10, False), ("lower", 5, False), ("higher", 11, True)):
+        info = PodInfo(prio(name, priority, "2"))
+        placed = preemption.reserve(info, cache)
+        try:
+            assert bool(framework.schedule(info, cache).node) is fits, name
+        finally:
+            preemption.release(cache, placed)
+        assert cache.nodes["n1"].req_cpu == 0 and not cache.pods
+    preemption.forget("default/high")
+    assert framework.schedule(PodInfo(prio("equal", 10, "2")), cache).node == "n1"
