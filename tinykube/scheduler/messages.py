@@ -5,9 +5,10 @@ affinity/selector. preemption: 0/3 nodes are available: 1 No preemption victims 
 for incoming pod, 2 Preemption is not helpful for scheduling."
 
 Reasons are counted over nodes and listed as "<count> <reason>" sorted as strings (Go's
-sort.Strings); a PreFilter rejection replaces the per-node reasons. tinykube does not
-preempt: the preemption part says what upstream's DefaultPreemption says when it finds
-no victims (nodes failing for a reason eviction cannot fix are "not helpful").
+sort.Strings); a PreFilter rejection replaces the per-node reasons. The preemption part
+comes from tinykube.scheduler.preemption (`post_filter`); without it, what upstream's
+DefaultPreemption says when it finds no victims (nodes failing for a reason eviction
+cannot fix are "not helpful").
 """
 
 from __future__ import annotations
