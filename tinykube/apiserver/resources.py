@@ -216,7 +216,7 @@ class Resources:
         key = rt.key(namespace, obj["metadata"]["name"])
         allocation = self._allocate(rt, None, obj)
         try:
-            rev = await self.store.create(key, meta.strip_for_storage(to_internal(rt, obj)))
+            rev = await self._write(key, to_internal(rt, obj), self.store.create)
         except storage.KeyExists:
             allocation.revert()
             raise errors.already_exists(rt.plural, obj["metadata"]["name"], rt.group) from None
@@ -436,10 +436,20 @@ class Resources:
             rev = await self.store.delete(key, expected_revision=current.rev)
             self._released(rt, new)
         else:
-            rev = await self.store.update(key, meta.strip_for_storage(to_internal(rt, new)),
-                                          expected_revision=current.rev)
+            rev = await self._write(key, to_internal(rt, new), self.store.update, expected_revision=current.rev)
         md["resourceVersion"] = str(rev)
         return new
+
+    async def _write(self, key: str, obj: dict, write, **options) -> int:
+        """Store obj (create or update) and let the watch cache keep obj itself as the new
+        state instead of decoding what was stored; obj is not changed after this."""
+        value = meta.strip_for_storage(obj)
+        self.cache.expect(value, obj)
+        try:
+            return await write(key, value, **options)
+        except BaseException:
+            self.cache.unexpect(value)
+            raise
 
     # === Service allocation (allocators.py) ==============================================
 
@@ -503,7 +513,7 @@ class Resources:
             if ctx.dry_run:
                 return
             try:
-                await self.store.update(key, meta.strip_for_storage(pod), expected_revision=current.rev)
+                await self._write(key, pod, self.store.update, expected_revision=current.rev)
                 return
             except storage.Conflict:
                 continue  # another write won the race: read again, as GuaranteedUpdate does

@@ -32,6 +32,7 @@ ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 DEFAULT_HISTORY_SECONDS = 300.0
 DEFAULT_HISTORY_EVENTS = 200_000
 WATCHER_QUEUE = 10_000
+MAX_EXPECTED = 10_000
 
 
 @dataclass
@@ -142,6 +143,7 @@ class WatchCache:
         self.watchers: dict[str, set[Watcher]] = {}
         self.ready = asyncio.Event()
         self._waiters: list[tuple[int, asyncio.Future]] = []
+        self._expected: dict[int, tuple[bytes, dict]] = {}
         self.stats = collections.Counter()
 
     # --- the one store watch -----------------------------------------------------------
@@ -169,6 +171,29 @@ class WatchCache:
         self._wake_waiters()
         return result.revision
 
+    # --- writes of this process --------------------------------------------------------
+
+    def expect(self, value: bytes, obj: dict) -> None:
+        """The object about to be stored as `value` by this API server: when its event
+        comes back from the store, the cache keeps `obj` instead of decoding `value` again
+        (a JSON decode per write, and the collector's work for a second copy). The writer
+        must not change `obj` afterwards; `unexpect` if the write fails."""
+        if len(self._expected) >= MAX_EXPECTED:  # writes whose events never came: forget them
+            self._expected.clear()
+        self._expected[id(value)] = (value, obj)
+
+    def unexpect(self, value: bytes) -> None:
+        self._expected.pop(id(value), None)
+
+    def _entry(self, event: storage.Event) -> Entry:
+        expected = self._expected.pop(id(event.value), None)
+        if expected is None or expected[0] is not event.value:
+            return decode(event.key, event.value, event.mod_revision)
+        obj = expected[1]
+        obj["metadata"]["resourceVersion"] = str(event.mod_revision)
+        self.stats["decodes_saved"] += 1
+        return Entry(event.key, event.mod_revision, obj)
+
     def _apply(self, event: storage.Event) -> None:
         prefix = resource_prefix(event.key)
         bucket = self.objects.setdefault(prefix, {})
@@ -179,7 +204,7 @@ class WatchCache:
             if old is None:  # deleted before we saw it: use the value the store gives
                 old = decode(event.key, event.value, event.mod_revision)
         else:
-            new = bucket[event.key] = decode(event.key, event.value, event.mod_revision)
+            new = bucket[event.key] = self._entry(event)
         cache_event = CacheEvent(event.mod_revision, event.key, new, old, time.monotonic())
         self._record(cache_event)
         self._dispatch(prefix, cache_event)

@@ -80,3 +80,24 @@ async def test_binding_refuses_a_missing_target_or_pod_and_dry_run_writes_nothin
         await res.bind(PODS, NS, "nope", {"target": {"name": "n"}}, WriteContext())
     await res.bind(PODS, NS, "p", {"target": {"name": "n"}}, WriteContext(dry_run=True))
     assert (await res.get(PODS, NS, "p")).obj == created
+
+
+async def test_the_watch_cache_keeps_written_objects_without_decoding_them(res):
+    created = await new_pod(res, "kept")
+    await res.cache.wait_fresh()
+    entry = res.cache.get(PODS.key(NS, "kept"))
+    assert entry.obj is created  # the object written, not a decode of the stored bytes
+    assert entry.obj["metadata"]["resourceVersion"] == str(entry.rev)
+    saved = res.cache.stats["decodes_saved"]
+    await res.bind(PODS, NS, "kept", {"target": {"kind": "Node", "name": "n1"}}, WriteContext())
+    await res.cache.wait_fresh()
+    assert res.cache.stats["decodes_saved"] == saved + 1
+    assert res.cache.get(PODS.key(NS, "kept")).obj["spec"]["nodeName"] == "n1"
+
+
+async def test_a_failed_write_leaves_no_expectation_behind(res):
+    await new_pod(res, "twice")
+    with pytest.raises(errors.AlreadyExists):
+        await new_pod(res, "twice")
+    await res.cache.wait_fresh()
+    assert res.cache._expected == {}
