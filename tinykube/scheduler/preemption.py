@@ -51,6 +51,7 @@ class Outcome:
     node: str = ""  # the nominated node; "" when preemption did not help
     victims: list[PodInfo] = field(default_factory=list)
     message: str = ""  # upstream's PostFilter message ("" on success)
+    cleared: list[PodInfo] = field(default_factory=list)  # lower-priority pods nominated there before
 
 
 def start_time(info: PodInfo) -> str:
@@ -203,8 +204,13 @@ class Preemption:
         if not candidates:
             return Outcome(message=f"preemption: {self._fit_error(diagnosis, statuses)}")
         chosen = pick_one_node(candidates)
+        # lower-priority pods nominated to that node may no longer fit there: they lose
+        # the nomination and look again (upstream getLowerPriorityNominatedPods)
+        cleared = [info for info, node in self.nominated.values() if node == chosen and info.priority < pod.priority]
+        for info in cleared:
+            del self.nominated[info.key]
         self.nominated[pod.key] = (pod, chosen)
-        return Outcome(node=chosen, victims=candidates[chosen])
+        return Outcome(node=chosen, victims=candidates[chosen], cleared=cleared)
 
     @staticmethod
     def _potential_nodes(cache: Cache, diagnosis: Diagnosis) -> list:
@@ -246,6 +252,17 @@ def disruption_condition(scheduler_name: str) -> dict:
     return {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
             "message": f"{scheduler_name}: preempting to accommodate a higher priority pod",
             "lastProbeTime": None, "lastTransitionTime": now}
+
+
+async def clear_nomination(client, info: PodInfo) -> None:
+    """Upstream ClearNominatedNodeName, for a pod whose nomination another pod took over."""
+    try:
+        await client.patch(PODS, info.name, {"status": {"nominatedNodeName": None}}, namespace=info.namespace,
+                           patch_type="strategic", subresource="status")
+    except errors.NotFound:
+        pass
+    except Exception as exc:
+        log.warning("scheduler: could not clear the nominated node of %s: %s", info.key, exc)
 
 
 async def evict(client, recorder, victim: PodInfo, preemptor: PodInfo, node: str, scheduler_name: str) -> None:

@@ -31,7 +31,7 @@ from tinykube.scheduler import config as sconfig
 from tinykube.scheduler import messages
 from tinykube.scheduler.cache import Cache, PodInfo
 from tinykube.scheduler.framework import Framework
-from tinykube.scheduler.preemption import Preemption, evict
+from tinykube.scheduler.preemption import Preemption, clear_nomination, evict
 from tinykube.scheduler.queue import QueuedPod, SchedulingQueue
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,8 @@ class Scheduler:
         self.recorder.record(pod, "Warning", "FailedScheduling", message)
         for victim in outcome.victims:
             self._spawn(evict(self.client, self.recorder, victim, info, outcome.node, self.scheduler_name))
+        for other in outcome.cleared:
+            self._spawn(clear_nomination(self.client, other))
         nominate = outcome.node if outcome.node != (pod.get("status") or {}).get("nominatedNodeName") else ""
         if condition_differs(pod, message) or nominate:
             self._spawn(self._set_unschedulable(pod, message, nominate))

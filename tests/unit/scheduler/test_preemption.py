@@ -125,3 +125,17 @@ def test_a_nominated_pod_holds_its_room_against_lower_or_equal_priority_pods():
         assert cache.nodes["n1"].req_cpu == 0 and not cache.pods
     preemption.forget("default/high")
     assert framework.schedule(PodInfo(prio("equal", 10, "2")), cache).node == "n1"
+
+
+def test_lower_priority_nominations_on_the_chosen_node_are_cleared():
+    cache = cache_with([node("n1")], [(prio("low", 1, "4"), "n1")])
+    framework = Framework(*instantiate(SchedulerConfig()))
+    preemption = Preemption()
+    waiting = PodInfo(prio("waiting", 5, "4"))
+    preemption.nominated[waiting.key] = (waiting, "n1")
+    info = PodInfo(prio("new", 10, "2"))
+    placed = preemption.reserve(info, cache)  # priority 5 < 10: holds nothing against "new"
+    assert placed == []
+    outcome = preemption.preempt(info, cache, framework, framework.schedule(info, cache).diagnosis)
+    assert (outcome.node, victims(outcome), [p.name for p in outcome.cleared]) == ("n1", ["low"], ["waiting"])
+    assert set(preemption.nominated) == {"default/new"}
