@@ -8,7 +8,8 @@ network lives in a throwaway network namespace), the real kubectl.
             server-side part alone: a WebSocket client already started opens pods/exec
             on the API server and waits for the exit status (API server -> agent -> runc).
   forward   MB/s of an HTTP download through `kubectl port-forward`, against the same
-            download over a direct connection to the pod IP (inside the node's namespace).
+            download over a direct connection to the pod IP (inside the node's namespace),
+            both with the same client; CPU per forwarded MiB of each process on the way.
   logs      `kubectl logs -f --timestamps`: from the CRI timestamp the container's monitor
             gave a line to the moment kubectl printed it.
 Targets (issue 5): exec <= 150 ms, port-forward >= 50 % of direct.
@@ -227,7 +228,8 @@ def forward_figures(cluster, size: int, args) -> None:
     proc = subprocess.Popen([KUBECTL, "port-forward", "pod/web", f"{port}:80"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
-    pids = {"API server": cluster.server.proc.pid, "agent": cluster.agents["n1"].proc.pid, "kubectl": proc.pid}
+    pids = {"API server": cluster.server.proc.pid, "agent": cluster.agents["n1"].proc.pid, "kubectl": proc.pid,
+            "client": os.getpid()}
     direct, forwarded, spent = [], [], dict.fromkeys(pids, 0.0)
     try:
         proc.stdout.readline()
