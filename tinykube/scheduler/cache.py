@@ -42,6 +42,12 @@ def _host_ports(spec: dict) -> tuple[tuple[str, str, int], ...]:
     return tuple(ports)
 
 
+def pod_key(pod: dict) -> str:
+    """"namespace/name", without building a PodInfo (the informer's events only need it)."""
+    md = pod.get("metadata") or {}
+    return f"{md.get('namespace', '')}/{md.get('name', '')}"
+
+
 class PodInfo:
     """What scheduling needs of a pod, computed once per version of the pod."""
 
@@ -254,6 +260,23 @@ class Cache:
         self.assumed.discard(info.key)
         self._unplace(info.key)
         self._place(info, info.node_name)
+
+    def add_or_update_pod_object(self, pod: dict) -> None:
+        """add_or_update_pod for a pod object. Most updates of a bound pod are its status
+        (the node agent reports it): when nothing scheduling looks at changed (node, uid,
+        spec, labels, deletion), the cached PodInfo stays and only its object is replaced,
+        instead of working out the pod's requests again."""
+        key = pod_key(pod)
+        entry = self.pods.get(key)
+        if entry is not None:
+            info, node_name = entry
+            md, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+            if (key not in self.assumed and node_name == spec.get("nodeName") and info.uid == md.get("uid")
+                    and info.terminating == bool(md.get("deletionTimestamp"))
+                    and info.labels == (md.get("labels") or {}) and info.spec == spec):
+                info.pod = pod
+                return
+        self.add_or_update_pod(PodInfo(pod))
 
     def remove_pod(self, key: str) -> None:
         self.assumed.discard(key)

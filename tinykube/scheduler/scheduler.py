@@ -29,7 +29,7 @@ from tinykube.api import errors
 from tinykube.client import REAL_CLOCK, ApiClient, Clock, EventRecorder, InformerFactory, LeaderElector
 from tinykube.scheduler import config as sconfig
 from tinykube.scheduler import messages
-from tinykube.scheduler.cache import Cache, PodInfo
+from tinykube.scheduler.cache import Cache, PodInfo, pod_key
 from tinykube.scheduler.framework import Framework
 from tinykube.scheduler.preemption import Preemption, clear_nomination, evict
 from tinykube.scheduler.queue import QueuedPod, SchedulingQueue
@@ -204,18 +204,17 @@ class Scheduler:
                 self.cache.add_or_update_pod(PodInfo(pod))
                 self.queue.move_all_to_active_or_backoff(only=_has_pod_constraints)
         elif pending(pod) and responsible_for(pod, self.scheduler_name):
-            key = PodInfo(pod).key
-            if not self.cache.is_assumed(key):
+            if not self.cache.is_assumed(pod_key(pod)):
                 self.queue.add(pod)
 
     def _pod_updated(self, old: dict, new: dict) -> None:
-        key = PodInfo(new).key
+        key = pod_key(new)
         if assigned(new):
             self.queue.delete(key)
             if terminal(new):
                 self._release(key)
             else:
-                self.cache.add_or_update_pod(PodInfo(new))
+                self.cache.add_or_update_pod_object(new)
         elif pending(new) and responsible_for(new, self.scheduler_name):
             if not self.cache.is_assumed(key):
                 self.queue.update(new)
@@ -223,7 +222,7 @@ class Scheduler:
             self.queue.delete(key)
 
     def _pod_deleted(self, pod: dict) -> None:
-        key = PodInfo(pod).key
+        key = pod_key(pod)
         self.queue.delete(key)
         self.preemption.forget(key)
         if assigned(pod) or self.cache.is_assumed(key):
