@@ -353,6 +353,20 @@ def test_port_forward_pauses_the_pod_while_the_tunnel_is_full():
     assert paused and not still_paused
 
 
+def test_port_forward_closes_the_pod_connection_when_the_tunnel_is_gone():
+    def write(parts):
+        raise ConnectionResetError("the API server closed the connection")
+
+    async def drain():
+        pass
+
+    session = PortForwardSession(write=write, writing_paused=lambda: False, drain=drain, connect=None,
+                                 pod_name="web", pod_uid="u1")
+    conn = FakePodConnection()
+    session.pod_data(3, memoryview(b"abc"), conn)
+    assert conn.closed
+
+
 def test_port_forward_failure_is_written_on_the_error_stream():
     async def scenario():
         sent, client_writer, client_reader = [], spdy.FrameWriter(), spdy.FrameReader()

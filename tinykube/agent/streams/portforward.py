@@ -55,7 +55,11 @@ class PortForwardSession:
     def pod_data(self, stream_id: int, chunk: memoryview, conn: "PodConnection") -> None:
         """A chunk the pod sent: one data frame, its header and the chunk in one message
         without gluing them (no copy). A full connection pauses reading from the pod."""
-        self.write([spdy.data_header(stream_id, len(chunk)), chunk])
+        try:
+            self.write([spdy.data_header(stream_id, len(chunk)), chunk])
+        except ConnectionError:  # the API server went away: so does the pod connection
+            conn.close()
+            return
         if self.writing_paused() and not conn.reading_paused:
             conn.pause_reading()
             self._spawn(self._resume_after_drain(conn))
