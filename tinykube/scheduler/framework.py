@@ -17,6 +17,8 @@ each pod costs O(nodes checked) with a few comparisons per node.
 
 from __future__ import annotations
 
+import operator
+
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -159,11 +161,16 @@ class Framework:
             return []
         want = num_feasible_nodes_to_find(total, self.percentage) if state.node_names is None else total
         start = self.next_start % total
+        ordered = nodes[start:] + nodes[:start] if start else nodes
+        if len(checks) == 1 and getattr(checks[0][1], "bulk", None) is not None:
+            feasible, checked = self._find_feasible_bulk(ordered, want, checks, diagnosis)
+            self.next_start = (start + checked) % total
+            return feasible
         feasible: list[NodeInfo] = []
         failures = diagnosis.node_failures
         checked = 0
         only = [check for _, check in checks]
-        for node in nodes[start:] + nodes[:start] if start else nodes:
+        for node in ordered:
             checked += 1
             for check in only:
                 if check(node):
@@ -175,6 +182,25 @@ class Framework:
                     break
         self.next_start = (start + checked) % total
         return feasible
+
+    def _find_feasible_bulk(self, ordered: list[NodeInfo], want: int, checks, diagnosis: Diagnosis):
+        """_find_feasible's loop for one filter that can test a slice of nodes in one go
+        (the usual pod: only resources to fit). Slices of just the nodes still wanted, so it
+        stops where the loop would: the same feasible nodes, the same nodes checked."""
+        bulk = checks[0][1].bulk
+        feasible: list[NodeInfo] = []
+        checked, total = 0, len(ordered)
+        while checked < total and len(feasible) < want:
+            chunk = ordered[checked:checked + want - len(feasible)]
+            fit = bulk(chunk)
+            checked += len(chunk)
+            feasible += fit
+            if len(fit) < len(chunk):
+                fitting = set(map(id, fit))
+                for node in chunk:
+                    if id(node) not in fitting:
+                        self._record_failure(node, checks, diagnosis.node_failures)
+        return feasible, checked
 
     @staticmethod
     def _record_failure(node: NodeInfo, checks, failures: dict) -> None:
@@ -189,13 +215,16 @@ class Framework:
     def _select(self, state: CycleState, feasible: list[NodeInfo]) -> NodeInfo:
         if len(feasible) == 1 or not self.scores:
             return feasible[0]
-        totals = [0] * len(feasible)
+        totals: list[int] | None = None
         for plugin, weight in self.scores:
             scores = plugin.score(state, feasible)
             if scores is None:
                 continue
-            for i, s in enumerate(scores):
-                totals[i] += s * weight
+            if weight != 1:
+                scores = [s * weight for s in scores]
+            totals = scores if totals is None else list(map(operator.add, totals, scores))
+        if totals is None:
+            return feasible[0]
         best = max(totals)
         # ties: upstream picks one at random (reservoir sampling); the first after the
         # round-robin start is as good and keeps runs reproducible
