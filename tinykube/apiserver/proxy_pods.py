@@ -285,12 +285,17 @@ def upgrade_failure(status: int, reason: str, body: bytes) -> errors.ApiError:
     return errors.InternalError(message)
 
 
-def reusable(buffer: bytearray) -> bytearray:
-    """`buffer` if no view of it is alive any more, else a new one of the same size. A
-    live memoryview holds a reference to the bytearray it shows (CPython), so between
-    reads the buffer's only references are its owner's and getrefcount's own: anything
-    more is a transport still holding a chunk it was given."""
-    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(len(buffer))
+def next_buffer(buffer: bytearray, last_read: int, maximum: int) -> bytearray:
+    """The buffer for the next read. Twice as large (up to `maximum`) when the last read
+    filled it: a busy connection gets large reads, an idle one (an exec session) keeps a
+    small buffer. Else the same one if no view of it is alive any more, else a new one of
+    its size: a live memoryview holds a reference to the bytearray it shows (CPython), so
+    between reads the buffer's only references are its owner's, this call's and
+    getrefcount's own; anything more is a transport still holding a chunk it was given."""
+    size = len(buffer)
+    if last_read >= size and size < maximum:
+        return bytearray(min(2 * size, maximum))
+    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(size)
 
 
 class _AgentConnection(asyncio.BufferedProtocol):
@@ -298,18 +303,18 @@ class _AgentConnection(asyncio.BufferedProtocol):
     handed to the relay (which writes them to the client as they come).
 
     A buffered protocol: the TLS layer decrypts the agent's bytes straight into our
-    buffer, every record that arrived at once into one chunk (a plain protocol gets a
+    buffer (up to 1 MiB), every record that arrived at once into one chunk (a plain protocol gets a
     bytes object per record, then a join of them: an allocation and a copy per chunk).
     The chunk goes to the client as a view of the buffer, which the client's TLS transport
     encrypts before write() returns; should it keep the view instead (it can, when TLS
     itself has to wait), the buffer is left to it and the next read gets a fresh one."""
 
-    BUFFER = 1 << 20
+    FIRST_BUFFER, MAX_BUFFER = 64 << 10, 1 << 20
 
     def __init__(self):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()  # the handshake's bytes (and whatever came with them)
-        self.read_buffer = bytearray(self.BUFFER)
+        self.read_buffer, self.last_read = bytearray(self.FIRST_BUFFER), 0
         self.head: tuple[int, str, dict] | None = None
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
         self.relay: _Relay | None = None
@@ -350,10 +355,11 @@ class _AgentConnection(asyncio.BufferedProtocol):
         self.transport = transport
 
     def get_buffer(self, sizehint: int) -> bytearray:
-        self.read_buffer = reusable(self.read_buffer)
+        self.read_buffer = next_buffer(self.read_buffer, self.last_read, self.MAX_BUFFER)
         return self.read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
+        self.last_read = nbytes
         if self.relay is not None:
             self.relay.to_client(memoryview(self.read_buffer)[:nbytes])
             return

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from tinykube.agent.streams.portforward import PodConnection, reusable, websocket_header
+from tinykube.agent.streams.portforward import PodConnection, next_buffer, websocket_header
 
 
 @pytest.mark.parametrize("length, header", [
@@ -79,12 +79,17 @@ def test_a_buffer_still_shown_by_a_view_is_not_reused():
 
     owner = Owner()
     first = id(owner.buffer)  # (a reference kept here would count as a holder)
-    owner.buffer = reusable(owner.buffer)
+    owner.buffer = next_buffer(owner.buffer, 5, 64)
     assert id(owner.buffer) == first
     kept = memoryview(owner.buffer)[:4]  # what a transport that had to wait would hold
-    owner.buffer = reusable(owner.buffer)
-    assert id(owner.buffer) != first and kept.obj is not owner.buffer
+    owner.buffer = next_buffer(owner.buffer, 5, 64)
+    assert id(owner.buffer) != first and kept.obj is not owner.buffer and len(owner.buffer) == 16
     second = id(owner.buffer)
     del kept
-    owner.buffer = reusable(owner.buffer)
+    owner.buffer = next_buffer(owner.buffer, 5, 64)
     assert id(owner.buffer) == second
+
+
+@pytest.mark.parametrize("size, last_read, grown", [(16, 16, 32), (32, 32, 64), (64, 64, 64), (16, 15, 16)])
+def test_a_buffer_a_read_filled_doubles_up_to_the_maximum(size, last_read, grown):
+    assert len(next_buffer(bytearray(size), last_read, 64)) == grown

@@ -162,12 +162,17 @@ def websocket_header(length: int) -> bytes:
     return bytes((0x82, 127)) + length.to_bytes(8, "big")
 
 
-def reusable(buffer: bytearray) -> bytearray:
-    """`buffer` if no view of it is alive any more, else a new one of the same size. A
-    live memoryview holds a reference to the bytearray it shows (CPython), so between
-    reads the buffer's only references are its owner's and getrefcount's own: anything
-    more is a transport still holding a chunk it was given."""
-    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(len(buffer))
+def next_buffer(buffer: bytearray, last_read: int, maximum: int) -> bytearray:
+    """The buffer for the next read. Twice as large (up to `maximum`) when the last read
+    filled it: a busy connection gets large reads, an idle one (an exec session) keeps a
+    small buffer. Else the same one if no view of it is alive any more, else a new one of
+    its size: a live memoryview holds a reference to the bytearray it shows (CPython), so
+    between reads the buffer's only references are its owner's, this call's and
+    getrefcount's own; anything more is a transport still holding a chunk it was given."""
+    size = len(buffer)
+    if last_read >= size and size < maximum:
+        return bytearray(min(2 * size, maximum))
+    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(size)
 
 
 class PodConnection(asyncio.BufferedProtocol):
@@ -175,11 +180,11 @@ class PodConnection(asyncio.BufferedProtocol):
     chunk is handed, as a view, to a sink that frames and writes it before returning (no
     copy, no task switch per chunk); reading waits until `deliver(sink)` is called."""
 
-    BUFFER = 1 << 20  # up to this much goes into one data frame
+    FIRST_BUFFER, MAX_BUFFER = 64 << 10, 1 << 20  # a read is one data frame: up to 1 MiB
 
     def __init__(self):
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray(self.BUFFER)
+        self.buffer, self.last_read = bytearray(self.FIRST_BUFFER), 0
         self.sink = None
         self.reading_paused = False
         self.ended = asyncio.get_running_loop().create_future()
@@ -192,10 +197,11 @@ class PodConnection(asyncio.BufferedProtocol):
         self.pause_reading()  # until there is a sink
 
     def get_buffer(self, sizehint: int) -> bytearray:
-        self.buffer = reusable(self.buffer)
+        self.buffer = next_buffer(self.buffer, self.last_read, self.MAX_BUFFER)
         return self.buffer
 
     def buffer_updated(self, nbytes: int) -> None:
+        self.last_read = nbytes
         self.sink(memoryview(self.buffer)[:nbytes])
 
     def eof_received(self) -> bool:
