@@ -53,6 +53,9 @@ class SchedulingQueue:
         self._active: list[tuple] = []  # (-priority, timestamp, seq, key)
         self._backoff: list[tuple] = []  # (expiry, seq, key)
         self._where: dict[str, str] = {}  # key -> "active" | "backoff" | "unschedulable" | "in-flight"
+        # the keys parked as unschedulable, so that a cluster change looks at them only, not at
+        # every queued pod (thousands pending made each bound pod's event scan them all)
+        self._parked: dict[str, None] = {}
         self._pods: dict[str, QueuedPod] = {}
         self._seq = itertools.count()
         self._ready = asyncio.Event()
@@ -107,14 +110,17 @@ class SchedulingQueue:
     def delete(self, key: str) -> None:
         self._pods.pop(key, None)
         self._where.pop(key, None)  # heap entries of a gone key are skipped when popped
+        self._parked.pop(key, None)
 
     def _to_active(self, qp: QueuedPod) -> None:
         self._where[qp.key] = "active"
+        self._parked.pop(qp.key, None)
         heapq.heappush(self._active, (-qp.priority, qp.timestamp, next(self._seq), qp.key))
         self._ready.set()
 
     def _to_backoff(self, qp: QueuedPod) -> None:
         self._where[qp.key] = "backoff"
+        self._parked.pop(qp.key, None)
         heapq.heappush(self._backoff, (self.backoff_expiry(qp), next(self._seq), qp.key))
 
     def _to_active_or_backoff(self, qp: QueuedPod) -> None:
@@ -167,6 +173,7 @@ class SchedulingQueue:
         else:
             qp.unschedulable_since = now
             self._where[qp.key] = "unschedulable"
+            self._parked[qp.key] = None
 
     # --- moving pods back ---------------------------------------------------------------------
 
@@ -174,9 +181,7 @@ class SchedulingQueue:
         """A cluster change that may make parked pods schedulable. `only(qp)` limits the
         move to the pods the change can help (upstream's queueing hints, coarsely)."""
         moved = 0
-        for key, place in list(self._where.items()):
-            if place != "unschedulable":
-                continue
+        for key in list(self._parked):
             qp = self._pods[key]
             if only is None or only(qp):
                 self._to_active_or_backoff(qp)
@@ -195,8 +200,8 @@ class SchedulingQueue:
 
     def flush_unschedulable_leftover(self) -> int:
         now, moved = self.clock.monotonic(), 0
-        for key, place in list(self._where.items()):
-            if place == "unschedulable" and now - self._pods[key].unschedulable_since >= self.unschedulable_max:
+        for key in list(self._parked):
+            if now - self._pods[key].unschedulable_since >= self.unschedulable_max:
                 self._to_active_or_backoff(self._pods[key])
                 moved += 1
         return moved

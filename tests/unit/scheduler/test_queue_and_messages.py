@@ -62,6 +62,38 @@ def test_unschedulable_pods_are_retried_after_five_minutes():
     assert q.flush_unschedulable_leftover() == 1 and q.where("default/p") == "active"
 
 
+def test_the_parked_set_follows_every_move_of_random_operations():
+    import random
+
+    rng = random.Random(7)
+    clock = FakeClock()
+    q = SchedulingQueue(clock=clock)
+    for step in range(3000):
+        name = f"p{rng.randrange(40)}"
+        op = rng.random()
+        if op < 0.3:
+            q.add(pod(name))
+        elif op < 0.5:
+            qp = q.pop_nowait()
+            if qp is not None:
+                if rng.random() < 0.6:
+                    q.add_unschedulable(qp, pod_cycle=q.scheduling_cycle)
+                else:
+                    q.done(qp.key)
+        elif op < 0.6:
+            q.delete(f"default/{name}")
+        elif op < 0.7:
+            q.move_all_to_active_or_backoff()
+        elif op < 0.8:
+            clock.advance(rng.choice([0.5, 20, 400]))
+            q.flush_backoff_completed()
+            q.flush_unschedulable_leftover()
+        else:
+            q.update(pod(name, labels={"v": str(step)}))
+        parked = {k for k, place in q._where.items() if place == "unschedulable"}
+        assert set(q._parked) == parked, step
+
+
 def test_deleted_and_bound_pods_leave_the_queue():
     q = SchedulingQueue(clock=FakeClock())
     q.add(pod("a"))
