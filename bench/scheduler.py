@@ -2,9 +2,10 @@
 
 For each node count (1,000 and 5,000): the scheduling algorithm alone (queue, cache with
 assumed pods, every default plugin, in this process, bindings not written), then a fresh
-`tinykube server` (API server, scheduler, controller manager in one process) and a
-`tinykube agent --simulate N --simulate-only` process, and `tinykube scheduler` in its own
-process (as kube-scheduler beside kube-apiserver; Python runs one thread at a time per
+`tinykube server` (the API server), a
+`tinykube agent --simulate N --simulate-only` process, and `tinykube scheduler` and
+`tinykube controller-manager` in their own processes (as kube-scheduler and
+kube-controller-manager beside kube-apiserver; Python runs one thread at a time per
 process). Once the N nodes are registered:
 - on 1,000 nodes, a 100-replica Deployment: create -> status.availableReplicas 100;
 - 10,000 pods (100m cpu, 128Mi each) created by 64 concurrent clients while an informer
@@ -100,7 +101,14 @@ async def wait_nodes(client: ApiClient, count: int, timeout: float) -> None:
 
 
 async def namespace(client: ApiClient, name: str) -> None:
+    """Create a namespace and wait for its `default` ServiceAccount (pods need it)."""
     await client.create(NS, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    deadline = time.monotonic() + 30
+    while not any(sa["metadata"]["name"] == "default"
+                  for sa in (await client.list(("v1", "ServiceAccount"), namespace=name)).items):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no default ServiceAccount in {name}")
+        await asyncio.sleep(0.05)
 
 
 async def deployment_available(client: ApiClient, dep: dict, timeout: float) -> float:
@@ -273,9 +281,9 @@ def run_cluster(nodes: int, pods: int, tmp: str, timeout: float, with_deployment
     server_log = os.path.join(tmp, f"server-{nodes}.log")
     port = free_port()
     server = start([sys.executable, "-m", "tinykube.cli.main", "server", "--data-dir", data, "--port", str(port),
-                    "--sqlite-synchronous", "FULL", "--node-monitor-grace-period", "600", "--disable-scheduler"],
-                   server_log)
-    agent = scheduler = None
+                    "--sqlite-synchronous", "FULL", "--node-monitor-grace-period", "600", "--disable-scheduler",
+                    "--disable-controller-manager"], server_log)
+    agent = scheduler = controllers = None
     scheduler_logs = []
 
     def start_scheduler() -> subprocess.Popen:
@@ -292,6 +300,9 @@ def run_cluster(nodes: int, pods: int, tmp: str, timeout: float, with_deployment
                        "--simulate-only", "--node-name", "bench", "--simulate-lease-interval", "120"],
                       os.path.join(tmp, f"agent-{nodes}.log"))
         scheduler = start_scheduler()
+        controllers = start([sys.executable, "-m", "tinykube.cli.main", "controller-manager", "--kubeconfig",
+                             os.path.join(data, "kubeconfig.yaml"), "--node-monitor-grace-period", "600"],
+                            os.path.join(tmp, f"controller-manager-{nodes}.log"))
 
         async def go() -> dict:
             async with ApiClient.from_kubeconfig(kubeconfig) as client:
@@ -307,13 +318,14 @@ def run_cluster(nodes: int, pods: int, tmp: str, timeout: float, with_deployment
                 result.update(await end_to_end(client, pods, timeout))
                 stop(scheduler)
                 result["backlog"] = await backlog(client, pods, timeout, start_scheduler,
-                                                  {"server": server.pid, "agent": agent.pid})
+                                                  {"server": server.pid, "agent": agent.pid,
+                                                   "controller-manager": controllers.pid})
                 return result
         result = asyncio.run(go())
         result["scheduler"] = scheduler_rate(scheduler_logs[0], result["wall_started"])
         return result
     finally:
-        for proc in (scheduler, agent):
+        for proc in (scheduler, controllers, agent):
             if proc is not None:
                 stop(proc)
         stop(server)
