@@ -80,6 +80,16 @@ def test_scheduler_and_controllers_run_in_their_own_processes(tmp_path_factory):
         # The Deployment's status is kept by the separate controller manager.
         _wait_for("deployment available", lambda: json.loads(server.kubectl(
             "get", "deploy", "solo", "-o", "json").stdout).get("status", {}).get("availableReplicas") == 3)
+
+        # SIGTERM: the scheduler finishes cleanly and gives its Lease up, so that another
+        # one takes over at once instead of after the lease duration
+        scheduler = procs.pop()
+        _stop(scheduler)
+        assert scheduler.returncode == 0
+        lease = json.loads(server.kubectl("get", "lease", "kube-scheduler", "-n", "kube-system", "-o", "json").stdout)
+        assert lease["spec"].get("holderIdentity", "") == ""
+        with open(os.path.join(tmp, "sched.log")) as f:
+            assert "Unclosed client session" not in f.read()
     finally:
         for proc in reversed(procs):
             _stop(proc)

@@ -206,8 +206,7 @@ def _run_agent(args) -> int:
     async def serve() -> None:
         async with ApiClient.from_token(args.server, args.token, ca_file=args.ca_file,
                                         user_agent="tinykube-agent") as client:
-            await _until_signal(asyncio.gather(gctune.run(), *(factory(client, args, data_dir)
-                                                               for _, factory in _node_side(args))))
+            await _until_signal(gctune.run(), *(factory(client, args, data_dir) for _, factory in _node_side(args)))
 
     _install_uvloop()
     try:
@@ -217,16 +216,26 @@ def _run_agent(args) -> int:
     return 0
 
 
-async def _until_signal(coroutine) -> None:
-    """Run until SIGTERM/SIGINT, then cancel cleanly."""
+async def _until_signal(*coroutines) -> None:
+    """Run the coroutines until SIGTERM/SIGINT (or until one fails), then cancel them all
+    and wait until every one has finished its cleanup (a scheduler releases its Lease, an
+    agent stops its work) before the caller closes the API client they share. A plain
+    gather would return as soon as the first of them was cancelled."""
     loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(coroutine)
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await task
-    except asyncio.CancelledError:
-        pass
+        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (*tasks, stopping):
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
 
 
 def _run(args) -> int:
@@ -332,7 +341,7 @@ def _run_standalone(args) -> int:
 
     async def serve() -> None:
         async with ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"tinykube-{args.command}") as client:
-            await _until_signal(asyncio.gather(gctune.run(), factory(client, args, os.path.abspath(args.data_dir))))
+            await _until_signal(gctune.run(), factory(client, args, os.path.abspath(args.data_dir)))
 
     _install_uvloop()
     try:
