@@ -27,6 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from tinykube.agent.simulated import pod_status  # noqa: E402
+from tinykube.util import gctune  # noqa: E402
 from tinykube.api.registry import REGISTRY  # noqa: E402
 from tinykube.apiserver.resources import Resources, WriteContext  # noqa: E402
 from tinykube.apiserver.watchcache import WatchCache  # noqa: E402
@@ -94,8 +95,10 @@ async def run(args) -> None:
             async def record(i):
                 await res.create(EVENTS, NS, event(i, uids[i]), WriteContext(field_manager="tinykube-scheduler"))
 
+            gctune.install()  # the collector as `tinykube server` runs it
             results = []
             for step, fn in (("create", create), ("binding", bind), ("status", status), ("event", record)):
+                gctune.freeze_survivors()
                 prof = cProfile.Profile() if args.profile == step else None
                 wall, cpu = time.perf_counter(), time.process_time()
                 if prof:
@@ -107,7 +110,7 @@ async def run(args) -> None:
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 results.append((step, wall, cpu))
                 if prof:
-                    pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+                    pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "25")))
             print(f"api writes, in-process, {args.pods} pods, sqlite synchronous={args.synchronous}")
             total_cpu = 0.0
             for step, wall, cpu in results:
