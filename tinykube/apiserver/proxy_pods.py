@@ -21,7 +21,6 @@ import base64
 import hashlib
 import logging
 import os
-import sys
 from urllib.parse import urlencode
 
 import aiohttp
@@ -32,6 +31,7 @@ from tinykube.api.registry import REGISTRY
 from tinykube.apiserver import kubelet as kubelets
 from tinykube.apiserver.resources import to_external
 from tinykube.util import jsonutil
+from tinykube.util.buffers import next_buffer
 
 log = logging.getLogger(__name__)
 
@@ -283,19 +283,6 @@ def upgrade_failure(status: int, reason: str, body: bytes) -> errors.ApiError:
     if status == 403:
         return errors.Forbidden(message)
     return errors.InternalError(message)
-
-
-def next_buffer(buffer: bytearray, last_read: int, maximum: int) -> bytearray:
-    """The buffer for the next read. Twice as large (up to `maximum`) when the last read
-    filled it: a busy connection gets large reads, an idle one (an exec session) keeps a
-    small buffer. Else the same one if no view of it is alive any more, else a new one of
-    its size: a live memoryview holds a reference to the bytearray it shows (CPython), so
-    between reads the buffer's only references are its owner's, this call's and
-    getrefcount's own; anything more is a transport still holding a chunk it was given."""
-    size = len(buffer)
-    if last_read >= size and size < maximum:
-        return bytearray(min(2 * size, maximum))
-    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(size)
 
 
 class _AgentConnection(asyncio.BufferedProtocol):

@@ -208,9 +208,14 @@ def _run_agent(args) -> int:
                                         user_agent="tinykube-agent") as client:
             await _until_signal(gctune.run(), *(factory(client, args, data_dir) for _, factory in _node_side(args)))
 
+    return _run_loop(serve())
+
+
+def _run_loop(main) -> int:
+    """Run a process's main coroutine on uvloop (if installed) until it returns."""
     _install_uvloop()
     try:
-        asyncio.run(serve())
+        asyncio.run(main)
     except KeyboardInterrupt:
         pass
     return 0
@@ -248,13 +253,7 @@ def _run(args) -> int:
                           service_cidr=args.service_cidr, node_port_range=args.service_node_port_range,
                           cluster_dns=args.cluster_dns,
                           default_toleration_seconds=args.default_toleration_seconds)
-    server = ApiServer(config)
-    _install_uvloop()
-    try:
-        asyncio.run(_serve(server, args))
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _run_loop(_serve(ApiServer(config), args))
 
 
 async def _serve(server, args) -> None:
@@ -343,12 +342,7 @@ def _run_standalone(args) -> int:
         async with ApiClient.from_kubeconfig(args.kubeconfig, user_agent=f"tinykube-{args.command}") as client:
             await _until_signal(gctune.run(), factory(client, args, os.path.abspath(args.data_dir)))
 
-    _install_uvloop()
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _run_loop(serve())
 
 
 def _simulated_nodes(client, args, data_dir):

@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from tinykube.agent.streams.portforward import PodConnection, next_buffer, websocket_header
+from tinykube.agent.streams.portforward import PodConnection, websocket_header
+from tinykube.util.buffers import next_buffer
 
 
 @pytest.mark.parametrize("length, header", [

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from dataclasses import dataclass, field
 
 from tinykube.agent.streams import spdy
+from tinykube.util.buffers import next_buffer
 
 log = logging.getLogger(__name__)
 
@@ -160,19 +160,6 @@ def websocket_header(length: int) -> bytes:
     if length < 65536:
         return bytes((0x82, 126)) + length.to_bytes(2, "big")
     return bytes((0x82, 127)) + length.to_bytes(8, "big")
-
-
-def next_buffer(buffer: bytearray, last_read: int, maximum: int) -> bytearray:
-    """The buffer for the next read. Twice as large (up to `maximum`) when the last read
-    filled it: a busy connection gets large reads, an idle one (an exec session) keeps a
-    small buffer. Else the same one if no view of it is alive any more, else a new one of
-    its size: a live memoryview holds a reference to the bytearray it shows (CPython), so
-    between reads the buffer's only references are its owner's, this call's and
-    getrefcount's own; anything more is a transport still holding a chunk it was given."""
-    size = len(buffer)
-    if last_read >= size and size < maximum:
-        return bytearray(min(2 * size, maximum))
-    return buffer if sys.getrefcount(buffer) <= 3 else bytearray(size)
 
 
 class PodConnection(asyncio.BufferedProtocol):
