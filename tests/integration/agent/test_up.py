@@ -14,7 +14,8 @@ import pytest
 from tests.e2e.conftest import KUBECTL, REPO, free_port
 from tests.integration.agent.cleanup import force_cleanup
 from tests.integration.images.ocibuild import busybox_archive
-from tests.integration.network.nodens import TestNetwork, missing_prerequisites, wait_for
+from tests.integration.network.nodens import TestNetwork, missing_prerequisites
+from tests.waiting import wait_for
 from tinykube.agent.images import ImageService
 
 pytestmark = pytest.mark.integration
