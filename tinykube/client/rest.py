@@ -7,8 +7,9 @@ that got no answer raises TransportError. Answers of 429 (or 5xx) carrying Retry
 are retried after that many seconds, up to `max_retries` times, as client-go does: the
 server refused them before doing anything, so even a POST is safe to send again.
 
-The HTTP session is made on first use and belongs to that event loop: use one ApiClient
-per loop and close() it (or `async with`) at the end.
+Requests go over keep-alive connections of a small HTTP/1.1 client (client/http1.py);
+watches over an aiohttp session made on first use. Both belong to the event loop that
+used them first: use one ApiClient per loop and close() it (or `async with`) at the end.
 
 Lists page with limit/continue and return every item plus the list's resourceVersion,
 which is where a watch of the same resource starts. Items get kind and apiVersion
@@ -29,6 +30,7 @@ from tinykube.api import errors
 from tinykube.api.registry import REGISTRY, ResourceType
 from tinykube.client.clock import REAL_CLOCK, Clock
 from tinykube.client.config import ClientConfig, load_kubeconfig
+from tinykube.client.http1 import Http1Client
 from tinykube.client.status import TransportError, error_from_response, retry_after
 from tinykube.client.watch import WatchStream
 from tinykube.util import jsonutil
@@ -89,7 +91,8 @@ class ApiClient:
                          "User-Agent": user_agent or f"tinykube/{__version__}"}
         if config.token:
             self._headers["Authorization"] = f"Bearer {config.token}"
-        self._http: aiohttp.ClientSession | None = None
+        self._http: aiohttp.ClientSession | None = None  # watches and other streams
+        self._unary = Http1Client(config.server, self._ssl, self._headers)  # every other request
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None,
@@ -111,6 +114,7 @@ class ApiClient:
         await self.close()
 
     async def close(self) -> None:
+        await self._unary.close()
         if self._http is not None:
             await self._http.close()
             self._http = None
@@ -256,11 +260,9 @@ class ApiClient:
             await self.clock.sleep(delay)
 
     async def _send(self, method, path, params, data, headers) -> tuple[int, bytes, dict]:
-        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
         try:
-            async with self._session().request(method, self.config.server + path, params=params,
-                                               data=data, headers=headers, timeout=timeout) as resp:
-                return resp.status, await resp.read(), dict(resp.headers)
+            async with asyncio.timeout(self.request_timeout):
+                return await self._unary.request(method, path, params, data, headers)
         except NETWORK_ERRORS as exc:
             raise TransportError(f"{method} {path}: {exc!r}") from exc
 
