@@ -120,10 +120,38 @@ def path_string(path) -> str:
     return "".join(pe_string(pe) for pe in path)
 
 
+# Key and value PEs recur on every write (the same containers, conditions, ports), and
+# encoding them is costly. Only PEs whose values are strings, booleans or null are
+# remembered: numbers hash alike across types (1 == 1.0) yet encode differently.
+_serialized: dict = {}
+_SERIALIZED_MAX = 8192
+
+
 def serialize_pe(pe) -> str:
     tag, payload = pe
     if tag == "f":
         return "f:" + payload
+    text = _serialized.get(pe)
+    if text is not None:
+        return text
+    text = _serialize_pe(tag, payload)
+    if _cacheable(tag, payload):
+        if len(_serialized) >= _SERIALIZED_MAX:
+            _serialized.clear()
+        _serialized[pe] = text
+    return text
+
+
+def _cacheable(tag: str, payload) -> bool:
+    if tag == "k":
+        return all(v[0] in _PLAIN_TAGS for _, v in payload)
+    return tag == "v" and payload[0] in _PLAIN_TAGS
+
+
+_PLAIN_TAGS = frozenset("sbz")
+
+
+def _serialize_pe(tag: str, payload) -> str:
     if tag == "k":
         body = ",".join(f"{gojson.go_json_string(n)}:{gojson.go_json(thaw(v))}" for n, v in payload)
         return "k:{" + body + "}"

@@ -244,6 +244,13 @@ def compare(lhs, rhs, t: TypeNode) -> Comparison:
 
 
 def _compare(lhs, rhs, t: TypeNode, path: tuple, out: Comparison) -> None:
+    if FAST_PATHS:
+        if lhs is ABSENT:
+            _one_sided(rhs, t, path, out.added)
+            return
+        if rhs is ABSENT:
+            _one_sided(lhs, t, path, out.removed)
+            return
     kind = shape(t, lhs if rhs is ABSENT else rhs)
     if lhs is not ABSENT and rhs is not ABSENT and shape(t, lhs) != kind:
         kind = LEAF
@@ -267,6 +274,24 @@ def _compare(lhs, rhs, t: TypeNode, path: tuple, out: Comparison) -> None:
         out.added.insert(path)
     elif rhs is ABSENT:
         out.removed.insert(path)
+
+
+def _one_sided(value, t: TypeNode, path: tuple, into: FieldSet) -> None:
+    """_compare with one side absent: every path of `value` is added (or removed).
+
+    The same walk, in the same order, without looking at the missing side."""
+    kind = shape(t, value)
+    container = _container(value, kind)
+    if kind != LEAF and container:
+        if kind == GRANULAR_MAP:
+            for name, child in container.items():
+                _one_sided(child, child_type(t, name), path + (("f", name),), into)
+        else:
+            pes, obs = _index_items(t, container)
+            elem = elem_type(t)
+            for pe in pes:
+                _one_sided(obs[pe], elem, path + (pe,), into)
+    into.insert(path)
 
 
 def _container(value, kind: str):
@@ -441,6 +466,8 @@ def with_go_zero_fields(value, t: TypeNode, top_level: bool = True):
     a Go object even when unset, so upstream's diff never reports them as added as a
     whole. Only used for comparisons; never returned to clients.
     """
+    if FAST_PATHS and not top_level and not _adds_zero_fields(t):
+        return value  # nothing to fill in below: the value itself compares the same
     if t.kind == MAP and isinstance(value, dict) and not t.atomic:
         out = {name: with_go_zero_fields(child, child_type(t, name), False) for name, child in value.items()}
         if t.struct:
@@ -456,3 +483,30 @@ def with_go_zero_fields(value, t: TypeNode, top_level: bool = True):
     if t.kind == LIST and isinstance(value, list) and not t.atomic:
         return [with_go_zero_fields(item, elem_type(t), False) for item in value]
     return value
+
+
+FAST_PATHS = True  # tests turn the shortcuts off to compare outputs with the plain path
+_zero_needed: dict[int, tuple[TypeNode, bool]] = {}  # id(type) -> (the type, kept alive; answer)
+
+
+def _adds_zero_fields(t: TypeNode) -> bool:
+    """Whether with_go_zero_fields could add anything below a (non-top-level) t: a pure
+    function of the (long-lived) type, so remembered. Recursive types count as yes."""
+    hit = _zero_needed.get(id(t))
+    if hit is not None and hit[0] is t:
+        return hit[1]
+    _zero_needed[id(t)] = (t, True)  # while deciding: a cycle back here answers yes
+    answer = _decide_zero_fields(t)
+    _zero_needed[id(t)] = (t, answer)
+    return answer
+
+
+def _decide_zero_fields(t: TypeNode) -> bool:
+    if t.kind == MAP and not t.atomic:
+        if t.struct and (NON_POINTER_STRUCTS.get(t.definition) or t.required):
+            return True
+        names = ((t._schema or {}).get("properties") or {}) if t.struct else {}
+        return any(_adds_zero_fields(t.child(name)) for name in names) or _adds_zero_fields(t.elem())
+    if t.kind == LIST and not t.atomic:
+        return _adds_zero_fields(elem_type(t))
+    return False

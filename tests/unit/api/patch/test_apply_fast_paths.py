@@ -9,7 +9,7 @@ import copy
 import orjson
 import pytest
 
-from tinykube.api.patch import apply, gojson
+from tinykube.api.patch import apply, fieldpath, gojson, typed
 
 T0, T1, T2 = "2024-05-01T12:00:00Z", "2024-05-01T12:00:01Z", "2024-05-01T12:00:02Z"
 POD = dict(api_version="v1", group="", version="v1", kind="Pod")
@@ -59,6 +59,10 @@ SCENARIOS = [
         ("update", "kubectl-label", "", lambda o: with_(o, ("metadata", "labels", "x"), "y")),
         ("update", "kubectl-label", "", lambda o: with_(o, ("metadata", "labels"), {"app": "a"})),
         ("update", "kubectl-edit", "", lambda o: with_(o, ("spec", "activeDeadlineSeconds"), 5)),
+        ("update", "kubectl-edit", "", lambda o: with_(o, ("spec", "containers"), [
+            {"name": "c", "image": "pause", "ports": [{"containerPort": 80, "protocol": "TCP"},
+                                                      {"containerPort": 80.0, "protocol": "UDP"}]}])),
+        ("update", "agent", "status", lambda o: with_(o, ("status",), {"phase": "Pending"})),
     ]),
     ("deployment apply and updates", APPS, [
         ("apply", "kubectl", "", lambda o: deployment()),
@@ -109,10 +113,14 @@ def run(scenario, type_args) -> list[bytes]:
 @pytest.mark.parametrize("name,type_args,scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_fast_paths_give_the_plain_paths_output_byte_for_byte(monkeypatch, name, type_args, scenario):
     monkeypatch.setattr(apply, "FAST_PATHS", False)
+    monkeypatch.setattr(typed, "FAST_PATHS", False)
     plain = run(scenario, type_args)
     monkeypatch.setattr(apply, "FAST_PATHS", True)
+    monkeypatch.setattr(typed, "FAST_PATHS", True)
     apply._decoded.clear()
     apply._encoded.clear()
+    fieldpath._serialized.clear()
+    typed._zero_needed.clear()
     assert run(scenario, type_args) == plain  # cold caches
     assert run(scenario, type_args) == plain  # warm caches
 
