@@ -6,6 +6,7 @@ Like Go's pre-1.17 net.ParseIP, IPv4 octets may carry leading zeros ("010.1.1.1"
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from tinykube.api.errors import Cause
@@ -22,6 +23,11 @@ def parse_ip(value: str) -> Address | None:
     """The address, IPv4-mapped IPv6 unwrapped to IPv4; None if not an IP."""
     if not isinstance(value, str) or not value or "%" in value or "/" in value:
         return None
+    return _parse_ip_text(value)
+
+
+@functools.lru_cache(maxsize=4096)  # pure; every pod status write checks its pod and host IPs
+def _parse_ip_text(value: str) -> Address | None:
     if ":" not in value:
         return _parse_ipv4_sloppy(value)
     try:
@@ -38,7 +44,8 @@ def _parse_ipv4_sloppy(value: str) -> ipaddress.IPv4Address | None:
     octets = [int(p) for p in parts]
     if any(o > 255 for o in octets):
         return None
-    return ipaddress.IPv4Address(".".join(str(o) for o in octets))
+    a, b, c, d = octets
+    return ipaddress.IPv4Address((a << 24) | (b << 16) | (c << 8) | d)  # from an int: no reparsing
 
 
 def parse_cidr(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -294,11 +294,11 @@ def _terminated_stay_terminated(status: dict, old_status: dict, old_spec: dict) 
 
 def _ips(entries, path: str, type_name: str) -> list[Cause]:
     ips = [as_str(as_dict(e).get("ip")) for e in as_list(entries)]
-    shown = [f"core.{type_name}{{IP:{go_quote(ip)}}}" for ip in ips]
     causes: list[Cause] = []
     for i, ip in enumerate(ips):
         causes += ip_causes(at(path, i), ip)
     if len(ips) > 1 and not causes:
+        shown = [f"core.{type_name}{{IP:{go_quote(ip)}}}" for ip in ips]
         if not is_dual_stack(ips):
             listing = GoRepr(f"[]core.{type_name}{{" + ", ".join(shown) + "}")
             causes.append(invalid(path, listing, "may specify no more than one IP for each IP family"))
