@@ -322,8 +322,9 @@ class Resources:
             return await self._apply(rt, namespace, name, body, ctx, subresource, force)
 
         def mutate(current: dict) -> dict:
+            # current is _update_loop's own copy: the patch may change it instead of copying
             patched = patches.apply_patch(content_type, current, body, group=rt.group,
-                                          version=rt.version, kind=rt.kind)
+                                          version=rt.version, kind=rt.kind, owned=True)
             if not isinstance(patched, dict):
                 raise errors.BadRequest("the patch did not produce an object")
             meta.check_kind(rt, patched)

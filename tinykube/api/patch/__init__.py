@@ -37,17 +37,18 @@ def media_type(content_type: str) -> str:
 
 
 def apply_patch(content_type: str, original: dict, patch_body: bytes, *, group: str, version: str,
-                kind: str) -> dict:
+                kind: str, owned: bool = False) -> dict:
     """The object `original` becomes under a JSON, merge or strategic merge patch.
 
-    Returns a new dict; `original` is not modified. Raises errors.ApiError subclasses
+    Returns a new dict; `original` is not modified, unless the caller hands it over
+    (owned: a merge patch then changes it in place instead of copying it first). Raises errors.ApiError subclasses
     with kube-apiserver's codes and messages. Server-side apply is `apply.server_side_apply`.
     """
     patch_type = media_type(content_type)
     if patch_type == JSON_PATCH:
         return json_patch.apply(original, patch_body)
     if patch_type == MERGE_PATCH:
-        return merge_patch.apply(original, patch_body)
+        return merge_patch.apply(original, patch_body, owned=owned)
     if patch_type == STRATEGIC_MERGE_PATCH:
         patch_meta = meta.kind_patch_meta(group, version, kind)
         if patch_meta is None:

@@ -33,8 +33,9 @@ def decode(patch_body: bytes):
     return patch
 
 
-def apply(document: dict, patch_body: bytes) -> dict:
-    """Apply a merge patch to a copy of `document`."""
+def apply(document: dict, patch_body: bytes, *, owned: bool = False) -> dict:
+    """Apply a merge patch to a copy of `document` (owned: to `document` itself, which
+    the caller hands over)."""
     patch = decode(patch_body)
     if isinstance(patch, list):
         # The library returns the (pruned) array as the new document; decoding it into
@@ -43,7 +44,7 @@ def apply(document: dict, patch_body: bytes) -> dict:
         detail = "json: cannot unmarshal array into Go value of type map[string]interface {}"
         cause = errors.Cause(errors.INVALID, "patch", f"Invalid value: {gojson.go_quote(text)}: {detail}")
         raise errors.invalid("", "", [cause])
-    return merge(_copy(document), patch)
+    return merge(document if owned else _copy(document), patch)
 
 
 def _copy(document: dict) -> dict:
@@ -76,9 +77,24 @@ def _merge_value(current, value):
 
 
 def prune_nulls(value):
-    """Drop null members of objects and null elements of arrays, recursively."""
+    """Drop null members of objects and null elements of arrays, recursively.
+
+    A value without nulls comes back as it is (patch values are decoded for this one
+    merge, so the merged document may hold them); one with nulls as a pruned copy."""
+    return value if not _has_null(value) else _pruned(value)
+
+
+def _has_null(value) -> bool:
     if isinstance(value, dict):
-        return {k: prune_nulls(v) for k, v in value.items() if v is not None}
+        return any(v is None or (isinstance(v, (dict, list)) and _has_null(v)) for v in value.values())
     if isinstance(value, list):
-        return [prune_nulls(v) for v in value if v is not None]
+        return any(v is None or (isinstance(v, (dict, list)) and _has_null(v)) for v in value)
+    return False
+
+
+def _pruned(value):
+    if isinstance(value, dict):
+        return {k: _pruned(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_pruned(v) for v in value if v is not None]
     return value
