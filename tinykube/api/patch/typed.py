@@ -469,7 +469,9 @@ def with_go_zero_fields(value, t: TypeNode, top_level: bool = True):
     if FAST_PATHS and not top_level and not _adds_zero_fields(t):
         return value  # nothing to fill in below: the value itself compares the same
     if t.kind == MAP and isinstance(value, dict) and not t.atomic:
-        out = {name: with_go_zero_fields(child, child_type(t, name), False) for name, child in value.items()}
+        # scalars come back as they are: no need to look up their types
+        out = {name: with_go_zero_fields(child, child_type(t, name), False)
+               if isinstance(child, (dict, list)) else child for name, child in value.items()}
         if t.struct:
             structs = NON_POINTER_STRUCTS.get(t.definition, ())
             if top_level:
@@ -481,7 +483,9 @@ def with_go_zero_fields(value, t: TypeNode, top_level: bool = True):
                 out.setdefault(name, None)
         return out
     if t.kind == LIST and isinstance(value, list) and not t.atomic:
-        return [with_go_zero_fields(item, elem_type(t), False) for item in value]
+        elem = elem_type(t)
+        return [with_go_zero_fields(item, elem, False) if isinstance(item, (dict, list)) else item
+                for item in value]
     return value
 
 
