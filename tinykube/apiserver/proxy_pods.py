@@ -206,7 +206,7 @@ class PodProxy:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         address, port = await self._endpoint(pod)
         target = f"{path}?{urlencode(list(request.query.items()))}" if request.query else path
-        agent = await _AgentConnection.open(address, port, self.kubelet.ssl, target, offered)
+        agent = await _AgentConnection.open(self.kubelet, address, port, target, offered)
         client = web.StreamResponse(status=101, headers=client_handshake_headers(key, agent.protocol))
         client.force_close()
         try:
@@ -218,6 +218,7 @@ class PodProxy:
             await relay.done
         finally:
             agent.close()
+            self.kubelet.prepare_spare(address, port, _AgentConnection)  # for the next exec, off its path
         return client
 
 
@@ -304,30 +305,47 @@ class _AgentConnection(asyncio.BufferedProtocol):
         self.read_buffer, self.last_read = bytearray(self.FIRST_BUFFER), 0
         self.head: tuple[int, str, dict] | None = None
         self.handshake: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.handshake.add_done_callback(lambda f: f.cancelled() or f.exception())  # a spare's may go unread
         self.relay: _Relay | None = None
         self.protocol = ""
         self.ended = False  # the agent closed its side (maybe before the relay started)
 
     @classmethod
-    async def open(cls, address: str, port: int, ssl, target: str, offered: list[str]) -> "_AgentConnection":
-        loop = asyncio.get_running_loop()
+    async def open(cls, kubelet: kubelets.KubeletClient, address: str, port: int, target: str,
+                   offered: list[str]) -> "_AgentConnection":
+        """The upgraded connection to the agent: on the spare connection when there is one
+        (dialed anew if that one died meanwhile), else on a new one."""
         try:
-            _, conn = await asyncio.wait_for(loop.create_connection(cls, address, port, ssl=ssl), 10)
+            conn, reused = await kubelet.connect(address, port, cls)
+            if reused and conn.ended:
+                conn, reused = await kubelet.connect(address, port, cls)
         except (OSError, TimeoutError) as exc:
             raise errors.ServiceUnavailable(f"error dialing backend: {exc}") from None
+        try:
+            return await conn._upgrade(address, port, target, offered)
+        except errors.ServiceUnavailable:
+            if not reused:
+                raise
+        try:  # the spare was closed under us (the agent restarted): a new connection
+            conn, _ = await kubelet.connect(address, port, cls)
+        except (OSError, TimeoutError) as exc:
+            raise errors.ServiceUnavailable(f"error dialing backend: {exc}") from None
+        return await conn._upgrade(address, port, target, offered)
+
+    async def _upgrade(self, address: str, port: int, target: str, offered: list[str]) -> "_AgentConnection":
         key = base64.b64encode(os.urandom(16)).decode()
         host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        conn.transport.write(upgrade_request(host, target, key, offered))
+        self.transport.write(upgrade_request(host, target, key, offered))
         try:
-            status, reason, headers = await asyncio.wait_for(asyncio.shield(conn.handshake), 30)
+            status, reason, headers = await asyncio.wait_for(asyncio.shield(self.handshake), 30)
         except (ConnectionError, TimeoutError) as exc:
-            conn.close()
+            self.close()
             raise errors.ServiceUnavailable(f"error dialing backend: {exc or 'no answer to the upgrade'}") from None
         if status != 101 or headers.get("sec-websocket-accept") != websocket_accept(key):
-            conn.close()
-            raise upgrade_failure(status, reason, bytes(conn.buffer))
-        conn.protocol = headers.get("sec-websocket-protocol", "")
-        return conn
+            self.close()
+            raise upgrade_failure(status, reason, bytes(self.buffer))
+        self.protocol = headers.get("sec-websocket-protocol", "")
+        return self
 
     def start(self, relay: "_Relay") -> None:
         """From now on every byte goes to the client (first what came with the handshake)."""
