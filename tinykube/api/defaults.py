@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import re
 from fractions import Fraction
 from typing import Callable
@@ -393,7 +394,12 @@ def _quantity(value) -> Fraction | None:
         return None
     if isinstance(value, (int, float)):
         return Fraction(value) if value == value and abs(value) != float("inf") else None
-    m = _QUANTITY.fullmatch(str(value).strip()) if isinstance(value, str) else None
+    return _quantity_text(str(value)) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # pure: pods of one template repeat the same few quantities
+def _quantity_text(text: str) -> Fraction | None:
+    m = _QUANTITY.fullmatch(text.strip())
     if m is None:
         return None
     number, suffix = m.groups()

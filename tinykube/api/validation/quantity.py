@@ -10,6 +10,7 @@ Like upstream, values are rounded up (away from zero) to nano precision.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal, InvalidOperation, localcontext
@@ -45,7 +46,11 @@ def parse(text) -> Quantity:
     """A Quantity, or ValueError with Kubernetes' message."""
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
         raise ValueError(FORMAT_ERROR)
-    text = _json_number_text(text) if not isinstance(text, str) else text
+    return _parse_text(_json_number_text(text) if not isinstance(text, str) else str(text))
+
+
+@functools.lru_cache(maxsize=4096)  # pure; pods of one template repeat the same few quantities
+def _parse_text(text: str) -> Quantity:
     if not text:
         raise ValueError(FORMAT_ERROR)
     number, suffix = _split(text)
