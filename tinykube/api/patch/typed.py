@@ -279,19 +279,52 @@ def _compare(lhs, rhs, t: TypeNode, path: tuple, out: Comparison) -> None:
 def _one_sided(value, t: TypeNode, path: tuple, into: FieldSet) -> None:
     """_compare with one side absent: every path of `value` is added (or removed).
 
-    The same walk, in the same order, without looking at the missing side."""
+    The same walk, in the same order, building the subtree below `path` directly
+    instead of inserting each path from the root."""
+    below = _subtree(value, t)
+    if not path:
+        if below is not None:
+            into.members |= below.members
+            for pe, child in below.children.items():
+                into.children[pe] = into.children[pe].union(child) if pe in into.children else child
+        return
+    node = into
+    for pe in path[:-1]:
+        child = node.children.get(pe)
+        if child is None:
+            child = node.children[pe] = FieldSet()
+        node = child
+    last = path[-1]
+    node.members.add(last)
+    if below is not None:
+        node.children[last] = node.children[last].union(below) if last in node.children else below
+
+
+def _subtree(value, t: TypeNode) -> FieldSet | None:
+    """The paths below a granular value, relative to it (None: a leaf or empty)."""
     kind = shape(t, value)
     container = _container(value, kind)
-    if kind != LEAF and container:
-        if kind == GRANULAR_MAP:
-            for name, child in container.items():
-                _one_sided(child, child_type(t, name), path + (("f", name),), into)
-        else:
-            pes, obs = _index_items(t, container)
-            elem = elem_type(t)
-            for pe in pes:
-                _one_sided(obs[pe], elem, path + (pe,), into)
-    into.insert(path)
+    if kind == LEAF or not container:
+        return None
+    members: set = set()
+    children: dict = {}
+    if kind == GRANULAR_MAP:
+        for name, child in container.items():
+            pe = ("f", name)
+            members.add(pe)
+            if isinstance(child, (dict, list)):  # anything else is a leaf here
+                below = _subtree(child, child_type(t, name))
+                if below is not None:
+                    children[pe] = below
+    else:
+        pes, obs = _index_items(t, container)
+        elem = elem_type(t)
+        for pe in pes:
+            members.add(pe)
+            below = _subtree(obs[pe], elem)
+            if below is not None:
+                children[pe] = below
+    return FieldSet._owning(members, children)
 
 
 def _container(value, kind: str):
