@@ -37,7 +37,8 @@ def _walk(node: dict | None, value, path: str, out: list[str], sort_keys: bool) 
         items = node.get("items")
         if isinstance(items, dict):
             for i, item in enumerate(value):
-                _walk(items, item, f"{path}[{i}]", out, sort_keys)
+                if isinstance(item, (dict, list)):  # a scalar has no fields to check
+                    _walk(items, item, f"{path}[{i}]", out, sort_keys)
         return
     if not isinstance(value, dict):
         return
@@ -50,7 +51,7 @@ def _walk(node: dict | None, value, path: str, out: list[str], sort_keys: bool) 
         sub = (props or {}).get(key, extra if isinstance(extra, dict) else None)
         if sub is None:
             out.append(_join(path, key))  # the decoder skips an unknown field's value
-        else:
+        elif isinstance(value[key], (dict, list)):  # a scalar has no fields to check
             _walk(sub, value[key], _join(path, key), out, sort_keys)
 
 
