@@ -278,15 +278,16 @@ class FieldSet:
         return self._emit(include_self=False)
 
     def _emit(self, include_self: bool) -> dict:
-        out: dict = {}
-        if include_self and (self.members or self.children):
-            out["."] = {}
-        for pe in sorted(self.members | set(self.children), key=pe_order):
-            child = self.children.get(pe)
+        members, children = self.members, self.children
+        out: dict = {".": {}} if include_self and (members or children) else {}
+        pes = members.union(children) if children else members
+        for pe in (sorted(pes, key=pe_order) if len(pes) > 1 else pes):
+            child = children.get(pe) if children else None
+            text = "f:" + pe[1] if pe[0] == "f" else serialize_pe(pe)
             if child is None or child.empty():
-                out[serialize_pe(pe)] = {}
+                out[text] = {}
             else:
-                out[serialize_pe(pe)] = child._emit(include_self=pe in self.members)
+                out[text] = child._emit(include_self=pe in members)
         return out
 
     @classmethod
