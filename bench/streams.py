@@ -12,7 +12,11 @@ network lives in a throwaway network namespace), the real kubectl.
             both with the same client; CPU per forwarded MiB of each process on the way.
   logs      `kubectl logs -f --timestamps`: from the CRI timestamp the container's monitor
             gave a line to the moment kubectl printed it.
-Targets (issue 5): exec <= 150 ms, port-forward >= 50 % of direct.
+  liveness  pods whose httpGet liveness probe (periodSeconds 1, failureThreshold 2) starts
+            failing when the bench deletes the file it serves: from the delete to the new
+            container's start as the runtime recorded it.
+Targets (issue 5): exec <= 150 ms, port-forward >= 50 % of direct, a failing liveness probe
+detected and the container restarted within periodSeconds x failureThreshold + 1 s.
 """
 
 from __future__ import annotations
@@ -174,25 +178,75 @@ def follow_latency(cluster, lines: int) -> list[float]:
         proc.wait()
 
 
+# --- liveness ---------------------------------------------------------------------------------
+
+LIVENESS = {"periodSeconds": 1, "failureThreshold": 2}
+
+
+def liveness_pods(tmp: TmpDirs, count: int) -> dict[str, pathlib.Path]:
+    """Pod name -> the host directory its httpd serves /healthz from (a hostPath volume)."""
+    dirs = {}
+    for i in range(count):
+        www = tmp.mktemp(f"live{i}-")
+        (www / "healthz").write_text("ok\n")
+        dirs[f"live-{i}"] = www
+    return dirs
+
+
+def liveness_manifest(name: str, www: pathlib.Path) -> dict:
+    manifest = pod(name, "/bin/busybox httpd -p 8080 -h /www; trap 'exit 0' TERM; while true; do sleep 0.2; done")
+    manifest["spec"]["containers"][0]["livenessProbe"] = {
+        "httpGet": {"path": "/healthz", "port": 8080}, "terminationGracePeriodSeconds": 1, **LIVENESS}
+    manifest["spec"]["containers"][0]["volumeMounts"] = [{"name": "www", "mountPath": "/www"}]
+    manifest["spec"]["volumes"] = [{"name": "www", "hostPath": {"path": str(www)}}]
+    return manifest
+
+
+def liveness_restarts(cluster, dirs: dict[str, pathlib.Path]) -> list[float]:
+    """Fail every pod's endpoint at once; seconds from each delete to its new instance's start."""
+    failing_since = {}
+    for name, www in dirs.items():
+        (www / "healthz").unlink()
+        failing_since[name] = time.time()
+    started = {}
+
+    def restarted() -> bool:
+        for name in dirs:
+            if name in started:
+                continue
+            uid = cluster.pod(name)["metadata"]["uid"]
+            path = pathlib.Path(cluster.agents["n1"].data_dir) / "runtime" / "monitors" / f"{uid}_app_1" / "started"
+            if path.exists() and path.read_text().strip():
+                started[name] = int(path.read_text()) / 1e9
+        return len(started) == len(dirs)
+
+    cluster.wait_for(restarted, "every liveness restart", timeout=30)
+    return [started[name] - failing_since[name] for name in dirs]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--execs", type=int, default=20)
     parser.add_argument("--size-mib", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", choices=("exec", "forward", "logs"), action="append",
+    parser.add_argument("--liveness-pods", type=int, default=5)
+    parser.add_argument("--only", choices=("exec", "forward", "logs", "liveness"), action="append",
                         help="measure only these (repeatable); default: all")
     args = parser.parse_args()
     size = args.size_mib * 1024 * 1024
     web = pod("web", f"mkdir -p /www; head -c {size} /dev/zero > /www/big; exec /bin/busybox httpd -f -p 80 -h /www")
     ticker = pod("ticker", "while true; do echo tick; sleep 0.1; done")
-    with real_cluster(TmpDirs(), nodes=("n1",)) as cluster:
-        cluster.apply("---\n".join(yaml.safe_dump(p) for p in (web, ticker)))
-        for name in ("web", "ticker"):
+    tmp = TmpDirs()
+    only = set(args.only or ("exec", "forward", "logs", "liveness"))
+    live = liveness_pods(tmp, args.liveness_pods if "liveness" in only else 0)
+    with real_cluster(tmp, nodes=("n1",)) as cluster:
+        manifests = [web, ticker] + [liveness_manifest(name, www) for name, www in live.items()]
+        cluster.apply("---\n".join(yaml.safe_dump(p) for p in manifests))
+        for name in ["web", "ticker", *live]:
             cluster.wait_for(lambda n=name: cluster.pod(n).get("status", {}).get("phase") == "Running",
                              f"{name} running", timeout=60)
         cluster.wait_for(lambda: cluster.kubectl("exec", "web", "--", "/bin/busybox", "stat", "-c", "%s", "/www/big",
                                                  check=False).stdout.strip() == str(size), "the file", timeout=30)
-        only = set(args.only or ("exec", "forward", "logs"))
         if "exec" in only:
             exec_figures(cluster, args.execs)
         if "forward" in only:
@@ -200,6 +254,12 @@ def main() -> int:
         if "logs" in only:
             latency = follow_latency(cluster, 30)
             print(f"log follow latency (CRI timestamp -> kubectl logs -f output): {ms(latency)}")
+        if live:
+            target = LIVENESS["periodSeconds"] * LIVENESS["failureThreshold"] + 1
+            took = liveness_restarts(cluster, live)
+            print(f"liveness httpGet failing -> container restarted (periodSeconds {LIVENESS['periodSeconds']}, "
+                  f"failureThreshold {LIVENESS['failureThreshold']}): {ms(took)}, max {max(took):.2f} s  "
+                  f"target <= {target} s")
     return 0
 
 
