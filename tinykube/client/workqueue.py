@@ -25,6 +25,7 @@ import inspect
 import logging
 from typing import Any, Awaitable, Callable, Hashable
 
+from tinykube.api.errors import ApiError, Conflict
 from tinykube.client.clock import REAL_CLOCK, Clock, Timer
 from tinykube.client.ratelimit import RateLimiter, default_controller_rate_limiter
 
@@ -167,10 +168,9 @@ class WorkQueue:
                 await result
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self.stats["sync_errors"] += 1
-            log.warning("%s: sync of %r failed (requeue %d), will retry with back-off",
-                        self.name or "workqueue", key, self.num_requeues(key) + 1, exc_info=True)
+            self._log_sync_error(key, exc)
             self.add_rate_limited(key)
         else:
             self.stats["syncs"] += 1
@@ -178,6 +178,18 @@ class WorkQueue:
         finally:
             self.done(key)
         return True
+
+    def _log_sync_error(self, key: Hashable, exc: Exception) -> None:
+        """An API error is the server's answer, said in one line (a Conflict is a stale cache,
+        routine for a controller: kube-controller-manager logs it only at -v=2); anything
+        else is a bug and gets its traceback."""
+        name, requeue = self.name or "workqueue", self.num_requeues(key) + 1
+        if isinstance(exc, ApiError):
+            level = logging.INFO if isinstance(exc, Conflict) else logging.WARNING
+            log.log(level, "%s: sync of %r failed (requeue %d), will retry with back-off: %s", name, key, requeue, exc)
+        else:
+            log.warning("%s: sync of %r failed (requeue %d), will retry with back-off", name, key, requeue,
+                        exc_info=exc)
 
     async def run_workers(self, n: int, sync: Sync) -> None:
         """Run n workers until the queue is shut down and drained (or until cancelled,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
+from tinykube.api.errors import Conflict, NotFound
 from tinykube.client.clock import FakeClock
 from tinykube.client.ratelimit import ItemExponentialFailureRateLimiter
 from tinykube.client.workqueue import ShutDown, WorkQueue
@@ -178,6 +180,29 @@ async def test_run_workers_requeues_failures_with_backoff_and_counts_them():
     assert attempts == {"a": 3, "b": 3}
     assert queue.stats["sync_errors"] == 4 and queue.stats["syncs"] == 2
     assert queue.num_requeues("a") == 0  # forgotten after the success
+
+
+@pytest.mark.parametrize("error, level, traceback", [
+    (Conflict("the object has been modified"), logging.INFO, False),
+    (NotFound("pods \"p\" not found"), logging.WARNING, False),
+    (KeyError("spec"), logging.WARNING, True),
+])
+async def test_failed_sync_logged_in_one_line_for_api_errors_with_traceback_otherwise(caplog, error, level,
+                                                                                       traceback):
+    queue = WorkQueue("t", rate_limiter=ItemExponentialFailureRateLimiter(0.001, 0.01))
+
+    def sync(key):
+        raise error
+
+    queue.add("k")
+    with caplog.at_level(logging.INFO, logger="tinykube.client.workqueue"):
+        assert await queue.process_next(sync)
+    [record] = caplog.records
+    assert record.levelno == level and "t: sync of 'k' failed (requeue 1)" in record.getMessage()
+    assert (record.exc_info is not None) is traceback
+    if not traceback:
+        assert str(error) in record.getMessage()
+    queue.shut_down()
 
 
 async def test_run_workers_cancelled_shuts_the_queue_down():
