@@ -9,6 +9,7 @@ ExecSync output at 16 MiB; a probe message only shows the start of it).
 On timeout the exec'd process is SIGKILLed through its pid file (`runc exec` forwards
 catchable signals only, so killing runc itself would orphan the process inside the
 container) and ExecResult.timed_out is set, as containerd reports a timed-out ExecSync.
+runc is started as a Child (vfork, exit seen on a pidfd), as interactive exec does.
 Interactive exec (stdin, TTY, resize) lives elsewhere: this is the one-shot verb.
 """
 
@@ -18,10 +19,12 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .child import Child
 from .runc import logrus_message
 
 MAX_OUTPUT = 64 * 1024  # bytes kept per stream
@@ -70,9 +73,7 @@ async def exec_sync(runc_binary: str, root: str | os.PathLike, id: str, *, proce
         with open(spec_path, "w") as f:
             json.dump(process, f)
         argv = [runc_binary, "--root", str(root), "exec", "--process", spec_path, "--pid-file", pid_path, id]
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+        proc = await Child.start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = _Capture(proc.stdout), _Capture(proc.stderr)
         readers = asyncio.gather(out.run(), err.run())
         timed_out = False
