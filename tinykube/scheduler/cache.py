@@ -174,9 +174,11 @@ class Cache:
     by_controller: dict[str, dict[str, int]] = field(default_factory=dict)  # controller uid -> node -> pods
     namespaces: dict[str, dict] = field(default_factory=dict)  # name -> labels (pod affinity namespaceSelector)
     # how many nodes have taints / are cordoned / list images / have PreferNoSchedule
-    # taints: a plugin with nothing to look at in the whole cluster skips itself
+    # taints; pods with anti-affinity terms (affinity_pods), with any pod (anti-)affinity:
+    # a plugin with nothing to look at in the whole cluster skips itself
     counts: dict[str, int] = field(default_factory=lambda: {"taints": 0, "unschedulable": 0, "images": 0,
-                                                            "prefer_no_schedule": 0, "affinity_pods": 0})
+                                                            "prefer_no_schedule": 0, "affinity_pods": 0,
+                                                            "any_affinity_pods": 0})
 
     def _count(self, info: NodeInfo, sign: int) -> None:
         for name, present in (("taints", info.taints), ("unschedulable", info.unschedulable),
@@ -218,6 +220,8 @@ class Cache:
         self.pods[info.key] = (info, node_name)
         if info.affinity.get("podAntiAffinity"):
             self.counts["affinity_pods"] += 1
+        if info.affinity.get("podAntiAffinity") or info.affinity.get("podAffinity"):
+            self.counts["any_affinity_pods"] += 1
         if info.controller_uid:
             per_node = self.by_controller.setdefault(info.controller_uid, {})
             per_node[node_name] = per_node.get(node_name, 0) + 1
@@ -229,6 +233,8 @@ class Cache:
         info, node_name = entry
         if info.affinity.get("podAntiAffinity"):
             self.counts["affinity_pods"] -= 1
+        if info.affinity.get("podAntiAffinity") or info.affinity.get("podAffinity"):
+            self.counts["any_affinity_pods"] -= 1
         per_node = self.by_controller.get(info.controller_uid)
         if per_node is not None and node_name in per_node:
             per_node[node_name] -= 1

@@ -96,7 +96,10 @@ def instantiate(config: SchedulerConfig) -> tuple[list, list[tuple[object, int]]
 
     def get(name: str, role: str):
         if name not in instances:
-            instances[name] = plugin_class(name)(**config.plugin_args.get(name, {}))
+            try:
+                instances[name] = plugin_class(name)(**config.plugin_args.get(name, {}))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"plugin {name!r}: pluginArgs refused: {exc}") from exc
         plugin = instances[name]
         needed = ("pre_filter", "unresolvable") if role == "filter" else ("score",)
         if not all(hasattr(plugin, m) for m in needed):

@@ -13,8 +13,9 @@ MatchLabelKeysInPodAffinity, beta and on), so the scheduler only sees label sele
 Per cycle the plugin collects the topology domains (key, value) that hold pods matching
 each term, once over the assigned pods; each node is then a few set lookups. It costs
 nothing for a pod without terms when no pod in the cluster has anti-affinity terms.
-Not supported yet: existing pods' *preferred* terms (and required affinity terms, which
-upstream weighs by hardPodAffinityWeight) in the score.
+The score counts, as upstream, every existing pod: the pod's own preferred terms matched
+by it, and its terms (preferred, and required affinity weighed by hardPodAffinityWeight)
+matched by the pod.
 """
 
 from __future__ import annotations
@@ -88,7 +89,17 @@ def _domains(term: AffinityTerm, cache) -> set[str]:
 
 
 class InterPodAffinity:
+    """pluginArgs (upstream InterPodAffinityArgs): hardPodAffinityWeight (0-100, default 1),
+    ignorePreferredTermsOfExistingPods (default false)."""
+
     name = "InterPodAffinity"
+
+    def __init__(self, hardPodAffinityWeight: int = 1, ignorePreferredTermsOfExistingPods: bool = False):
+        if not isinstance(hardPodAffinityWeight, int) or not 0 <= hardPodAffinityWeight <= 100:
+            raise ValueError(f"hardPodAffinityWeight: Invalid value: {hardPodAffinityWeight!r}: "
+                             "not in valid range [0-100]")
+        self.hard_pod_affinity_weight = hardPodAffinityWeight
+        self.ignore_preferred_terms_of_existing_pods = bool(ignorePreferredTermsOfExistingPods)
 
     def pre_filter(self, state: CycleState):
         pod, cache = state.pod, state.cache
@@ -139,23 +150,68 @@ class InterPodAffinity:
         return reason == AFFINITY
 
     def score(self, state: CycleState, nodes) -> list[int] | None:
+        """Upstream's PreScore/Score/NormalizeScore: every existing pod adds to the score of
+        its node's topology domain: +weight per preferred affinity term of ours it matches,
+        -weight per preferred anti-affinity term; and, where our pod matches the existing
+        pod's terms, +hardPodAffinityWeight per required affinity term, +weight per
+        preferred affinity term, -weight per preferred anti-affinity term. A node scores
+        the sum over the domains it is in; the scores are then spread over 0..100."""
         pod = state.pod
-        weighted = [(w.get("weight", 0), w.get("podAffinityTerm") or {}) for w in _terms(pod.affinity, "podAffinity", PREFERRED)]
-        weighted += [(-w.get("weight", 0), w.get("podAffinityTerm") or {})
-                     for w in _terms(pod.affinity, "podAntiAffinity", PREFERRED)]
-        if not weighted:
+        preferred = self._own_preferred(state)
+        if not preferred and (self.ignore_preferred_terms_of_existing_pods
+                              or not state.cache.counts["any_affinity_pods"]):
             return None
-        namespaces = state.cache.namespaces
-        domains = []
-        for weight, raw_term in weighted:
-            term = AffinityTerm(raw_term, pod.namespace).resolve_namespaces(namespaces)
-            domains.append((weight, term.topology_key, _domains(term, state.cache)))
-        raw = [sum(weight for weight, key, values in domains if node.labels.get(key, None) in values)
+        ns_labels = state.cache.namespaces.get(pod.namespace, {})
+        topology: dict[str, dict[str, int]] = {}
+        for node in state.cache.node_list:
+            if not node.labels or not (preferred or node.affinity_pods):
+                continue
+            for existing in node.pods.values():
+                if preferred or _has_pod_affinity(existing):
+                    self._add_existing(topology, preferred, existing, node.labels, pod, ns_labels)
+        if not topology:
+            return None
+        raw = [sum(values.get(node.labels[key], 0) for key, values in topology.items() if key in node.labels)
                for node in nodes]
         low, high = min(raw), max(raw)
-        if high == low:
-            return [0] * len(nodes)
-        return [(s - low) * 100 // (high - low) for s in raw]
+        # float arithmetic as upstream's NormalizeScore (int64(100 * (s-min) / (max-min)))
+        return [int(100.0 * ((s - low) / (high - low))) if high > low else 0 for s in raw]
+
+    def _own_preferred(self, state: CycleState) -> list[tuple[int, AffinityTerm]]:
+        """The pod's preferred terms, signed by kind, namespaceSelector resolved."""
+        affinity, namespace = state.pod.affinity, state.pod.namespace
+        out = []
+        for kind, sign in (("podAffinity", 1), ("podAntiAffinity", -1)):
+            for weighted in _terms(affinity, kind, PREFERRED):
+                term = AffinityTerm(weighted.get("podAffinityTerm") or {}, namespace)
+                out.append((sign * weighted.get("weight", 0), term.resolve_namespaces(state.cache.namespaces)))
+        return out
+
+    def _add_existing(self, topology: dict, preferred: list, existing, labels: dict, pod, ns_labels: dict) -> None:
+        """Upstream processExistingPod: what one existing pod on a node with `labels` adds."""
+        for weight, term in preferred:
+            if term.topology_key in labels and term.matches(existing):
+                _add(topology, term.topology_key, labels, weight)
+        if not _has_pod_affinity(existing):
+            return
+        theirs = [(self.hard_pod_affinity_weight, t) for t in _terms(existing.affinity, "podAffinity", REQUIRED)
+                  ] if self.hard_pod_affinity_weight > 0 else []
+        for kind, sign in (("podAffinity", 1), ("podAntiAffinity", -1)):
+            theirs += [(sign * w.get("weight", 0), w.get("podAffinityTerm") or {})
+                       for w in _terms(existing.affinity, kind, PREFERRED)]
+        for weight, raw in theirs:
+            key = raw.get("topologyKey", "")
+            if key in labels and AffinityTerm(raw, existing.namespace).matches(pod, ns_labels):
+                _add(topology, key, labels, weight)
+
+
+def _has_pod_affinity(info) -> bool:
+    return bool(info.affinity.get("podAffinity") or info.affinity.get("podAntiAffinity"))
+
+
+def _add(topology: dict[str, dict[str, int]], key: str, labels: dict, weight: int) -> None:
+    values = topology.setdefault(key, {})
+    values[labels[key]] = values.get(labels[key], 0) + weight
 
 
 __all__ = ["InterPodAffinity", "normalize"]
