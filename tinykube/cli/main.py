@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "agent":
         return _run_agent(args)
+    if problem := _check_scheduler_config(args):
+        print(f"tinykube {args.command}: {problem}", file=sys.stderr)
+        return 2
     if args.command in STANDALONE:
         return _run_standalone(args)
     return _run(args)
@@ -317,6 +320,21 @@ def _scheduler(client, args, data_dir):
 
     path = getattr(args, "scheduler_config", "")
     return Scheduler(client, config=config.load(path) if path else None).run()
+
+
+def _check_scheduler_config(args) -> str:
+    """What is wrong with --scheduler-config (unknown plugins, refused pluginArgs), said
+    before anything starts; "" when nothing is."""
+    path = getattr(args, "scheduler_config", "")
+    if not path:
+        return ""
+    from tinykube.scheduler import config
+
+    try:
+        config.instantiate(config.load(path))
+    except (config.ConfigError, OSError) as exc:
+        return f"--scheduler-config {path}: {exc}"
+    return ""
 
 
 STANDALONE = {"scheduler": _scheduler, "controller-manager": _controller_manager}

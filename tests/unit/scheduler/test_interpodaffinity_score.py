@@ -103,3 +103,17 @@ def test_bad_plugin_args_are_a_config_error(args, message):
     config.plugin_args = {"InterPodAffinity": args}
     with pytest.raises(ConfigError, match=message):
         instantiate(config)
+
+
+@pytest.mark.parametrize("command", ["scheduler", "up"])
+def test_a_refused_scheduler_config_stops_the_command_before_it_starts(tmp_path, capsys, command):
+    from tinykube.cli.main import main
+
+    path = tmp_path / "sched.yaml"
+    path.write_text("pluginArgs:\n  InterPodAffinity: {hardPodAffinityWeight: 500}\n")
+    argv = [command, "--scheduler-config", str(path)]
+    argv += ["--kubeconfig", str(tmp_path / "none")] if command == "scheduler" else ["--data-dir", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"tinykube {command}: --scheduler-config {path}: plugin 'InterPodAffinity'" in err
+    assert "not in valid range [0-100]" in err
