@@ -19,8 +19,7 @@ status.nominatedNodeName and retries it when the victims are gone.
 tinykube has no PodDisruptionBudgets, so none is respected (upstream's first criterion,
 fewest PDB violations, is always a tie). Pods nominated to a node hold its room against
 pods of lower or equal priority (`reserve`, upstream's addNominatedPods) while they wait;
-unlike upstream, filters are not run a second time without them, nominations are not
-recovered from status.nominatedNodeName after a scheduler restart, and the candidate
+unlike upstream, filters are not run a second time without them, and the candidate
 walk starts at the first node rather than at a random offset.
 """
 
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 
 from tinykube.api import errors
 from tinykube.scheduler import messages
-from tinykube.scheduler.cache import Cache, PodInfo
+from tinykube.scheduler.cache import Cache, PodInfo, pod_key
 from tinykube.scheduler.framework import CycleState, Diagnosis, NodeFailure, Unschedulable
 
 log = logging.getLogger(__name__)
@@ -159,6 +158,19 @@ class Preemption:
 
     def forget(self, key: str) -> None:
         self.nominated.pop(key, None)
+
+    def observe(self, pod: dict, old: dict | None = None) -> None:
+        """A pending pod seen (added, or updated from `old`): its status.nominatedNodeName
+        is its nomination, so that a new scheduler (restart, leader change) holds the room
+        an earlier one preempted for (upstream's nominator, PriorityQueue.Add/Update). A
+        nomination removed from the status is dropped; with none before or after, the one
+        in memory stays (our own patch may not have arrived yet)."""
+        nominated = (pod.get("status") or {}).get("nominatedNodeName") or ""
+        key = pod_key(pod)
+        if nominated:
+            self.nominated[key] = (PodInfo(pod), nominated)
+        elif old is not None and (old.get("status") or {}).get("nominatedNodeName"):
+            self.nominated.pop(key, None)
 
     def reserve(self, pod: PodInfo, cache: Cache) -> list[str]:
         """Count the pods nominated to a node, of priority >= pod's, on that node for this

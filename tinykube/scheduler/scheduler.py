@@ -204,6 +204,7 @@ class Scheduler:
                 self.cache.add_or_update_pod(PodInfo(pod))
                 self.queue.move_all_to_active_or_backoff(only=_has_pod_constraints)
         elif pending(pod) and responsible_for(pod, self.scheduler_name):
+            self.preemption.observe(pod)
             if not self.cache.is_assumed(pod_key(pod)):
                 self.queue.add(pod)
 
@@ -211,11 +212,13 @@ class Scheduler:
         key = pod_key(new)
         if assigned(new):
             self.queue.delete(key)
+            self.preemption.forget(key)
             if terminal(new):
                 self._release(key)
             else:
                 self.cache.add_or_update_pod_object(new)
         elif pending(new) and responsible_for(new, self.scheduler_name):
+            self.preemption.observe(new, old)
             if not self.cache.is_assumed(key):
                 self.queue.update(new)
         else:

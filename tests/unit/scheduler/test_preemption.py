@@ -139,3 +139,30 @@ def test_lower_priority_nominations_on_the_chosen_node_are_cleared():
     outcome = preemption.preempt(info, cache, framework, framework.schedule(info, cache).diagnosis)
     assert (outcome.node, victims(outcome), [p.name for p in outcome.cleared]) == ("n1", ["low"], ["waiting"])
     assert set(preemption.nominated) == {"default/new"}
+
+
+def test_nominations_are_recovered_from_the_pods_status():
+    """A new scheduler (restart, leader change) learns the nominations from
+    status.nominatedNodeName, as upstream's nominator does, so the room stays held."""
+    preemption = Preemption()
+    high = prio("high", 10, "3")
+    high["status"]["nominatedNodeName"] = "n1"
+    preemption.observe(high)
+    assert preemption.nominated["default/high"][1] == "n1"
+    cache = cache_with([node("n1")])
+    framework = Framework(*instantiate(SchedulerConfig()))
+    info = PodInfo(prio("lower", 5, "2"))
+    placed = preemption.reserve(info, cache)
+    try:
+        assert not framework.schedule(info, cache).node  # the 3 cpus held for "high"
+    finally:
+        preemption.release(cache, placed)
+    # an update without a nomination before or after keeps the one in memory ...
+    plain = prio("plain", 10, "1")
+    preemption.nominated["default/plain"] = (PodInfo(plain), "n1")
+    preemption.observe(prio("plain", 10, "1"), prio("plain", 10, "1"))
+    assert "default/plain" in preemption.nominated
+    # ... and one removed from the status is dropped
+    cleared = prio("high", 10, "3")
+    preemption.observe(cleared, high)
+    assert "default/high" not in preemption.nominated
