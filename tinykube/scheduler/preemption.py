@@ -16,8 +16,9 @@ The shell (`evict`) marks each victim DisruptionTarget (PreemptionByScheduler), 
 it and records a `Preempted` event; the scheduler sets the preemptor's
 status.nominatedNodeName and retries it when the victims are gone.
 
-tinykube has no PodDisruptionBudgets, so none is respected (upstream's first criterion,
-fewest PDB violations, is always a tie). Pods nominated to a node hold its room against
+PodDisruptionBudgets count as upstream: on each node the victims whose eviction would take
+a budget below zero allowed disruptions are reprieved first, and the node with the fewest
+such violations is chosen first; a budget never forbids preemption. Pods nominated to a node hold its room against
 pods of lower or equal priority (`reserve`, upstream's addNominatedPods) while they wait;
 unlike upstream, filters are not run a second time without them, and the candidate
 walk starts at the first node rather than at a random offset.
@@ -28,8 +29,10 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from tinykube.api import errors
+from tinykube.api.selectors import LabelSelector, label_selector_from_dict
 from tinykube.scheduler import messages
 from tinykube.scheduler.cache import Cache, PodInfo, pod_key
 from tinykube.scheduler.framework import CycleState, Diagnosis, NodeFailure, Unschedulable
@@ -112,31 +115,77 @@ class _Removed:
         self.pods = []
 
 
-def select_victims(framework, pod: PodInfo, cache: Cache, node) -> tuple[list[PodInfo], tuple[str, ...]]:
-    """Upstream SelectVictimsOnNode: (victims, ()) or ([], why the node cannot help)."""
+def pdb_violations(pods: list[PodInfo], pdbs: list[dict]) -> set[str]:
+    """Upstream filterPodsWithPDBViolation: the keys of the pods (most important first)
+    whose eviction would take a matching PodDisruptionBudget below zero allowed
+    disruptions, counting the ones before them. A pod already in a budget's disruptedPods
+    was counted by the eviction API and is not counted again; a budget with an empty or
+    invalid selector matches nothing here (as upstream's scheduler)."""
+    allowed = [(pdb.get("status") or {}).get("disruptionsAllowed") or 0 for pdb in pdbs]
+    selectors = [_pdb_selector(pdb) for pdb in pdbs]
+    violating = set()
+    for info in pods:
+        if not info.labels:
+            continue
+        for i, pdb in enumerate(pdbs):
+            selector = selectors[i]
+            if ((pdb.get("metadata") or {}).get("namespace") != info.namespace or selector is None
+                    or not selector.matches(info.labels)
+                    or info.name in ((pdb.get("status") or {}).get("disruptedPods") or {})):
+                continue
+            allowed[i] -= 1
+            if allowed[i] < 0:
+                violating.add(info.key)
+    return violating
+
+
+def _pdb_selector(pdb: dict) -> LabelSelector | None:
+    raw = (pdb.get("spec") or {}).get("selector")
+    if not raw:
+        return None
+    try:
+        selector = label_selector_from_dict(raw)
+    except (ValueError, errors.ApiError):  # an invalid selector matches no pod
+        return None
+    return None if selector.empty else selector
+
+
+def select_victims(framework, pod: PodInfo, cache: Cache, node,
+                   pdbs: list[dict] = ()) -> tuple[list[PodInfo], int, tuple[str, ...]]:
+    """Upstream SelectVictimsOnNode: (victims, how many of them violate a
+    PodDisruptionBudget, ()) or ([], 0, why the node cannot help). Pods whose eviction
+    would violate a budget are reprieved first."""
     lower = [p for p in node.pods.values() if p.priority < pod.priority]
     if not lower:
-        return [], (messages.NO_VICTIMS,)
+        return [], 0, (messages.NO_VICTIMS,)
     removed = _Removed(cache)
     try:
         for p in lower:
             removed.remove(p)
         reasons = fit_reasons(framework, pod, cache, node)
         if reasons:
-            return [], reasons
-        victims = []
-        for p in more_important_first(lower):  # reprieve as many as fit beside the pod
+            return [], 0, reasons
+        ordered = more_important_first(lower)
+        violating = pdb_violations(ordered, list(pdbs)) if pdbs else set()
+        victims, violations = [], 0
+        # reprieve as many as fit beside the pod: budget-violating ones first
+        for p in [p for p in ordered if p.key in violating] + [p for p in ordered if p.key not in violating]:
             removed.put_back(p)
             if fit_reasons(framework, pod, cache, node):
                 removed.remove(p)
                 victims.append(p)
-        return victims, ()
+                violations += p.key in violating
+        return victims, violations, ()
     finally:
         removed.restore()
 
 
-def pick_one_node(candidates: dict[str, list[PodInfo]]) -> str:
-    """Upstream pickOneNodeForPreemption (no PDBs: criterion 1 always ties)."""
+def pick_one_node(candidates: dict[str, list[PodInfo]], violations: dict[str, int] | None = None) -> str:
+    """Upstream pickOneNodeForPreemption: fewest PodDisruptionBudget violations, then the
+    lowest highest-victim priority, the lowest sum of priorities, the fewest victims, the
+    latest start among the highest-priority victims; then the first."""
+    violations = violations or {}
+
     def rank(item):
         name, victims = item
         if not victims:
@@ -144,7 +193,8 @@ def pick_one_node(candidates: dict[str, list[PodInfo]]) -> str:
         highest = victims[0].priority  # victims are most important first
         earliest_of_highest = min(start_time(v) for v in victims if v.priority == highest)
         latest_first = tuple(-ord(ch) for ch in earliest_of_highest)  # later start wins
-        return (highest, sum(v.priority + _INT32_OFFSET for v in victims), len(victims), latest_first)
+        return (violations.get(name, 0), highest, sum(v.priority + _INT32_OFFSET for v in victims), len(victims),
+                latest_first)
     order = list(candidates.items())
     best = min(range(len(order)), key=lambda i: (rank(order[i]), i))
     return order[best][0]
@@ -153,8 +203,9 @@ def pick_one_node(candidates: dict[str, list[PodInfo]]) -> str:
 class Preemption:
     name = "DefaultPreemption"
 
-    def __init__(self):
+    def __init__(self, pdbs: Callable[[], list[dict]] = list):
         self.nominated: dict[str, tuple[PodInfo, str]] = {}  # pod key -> (pod, node) until bound or deleted
+        self.pdbs = pdbs  # the PodDisruptionBudgets now (the scheduler's informer cache)
 
     def forget(self, key: str) -> None:
         self.nominated.pop(key, None)
@@ -204,18 +255,21 @@ class Preemption:
             return Outcome(message=f"preemption: {self._fit_error(diagnosis, statuses)}")
         statuses: dict[str, tuple[str, ...]] = {}
         candidates: dict[str, list[PodInfo]] = {}
+        violations: dict[str, int] = {}
         want = num_candidates(len(potential))
+        pdbs = self.pdbs()
         for node in potential:
-            victims, reasons = select_victims(framework, pod, cache, node)
+            victims, violating, reasons = select_victims(framework, pod, cache, node, pdbs)
             if reasons:
                 statuses[node.name] = reasons
             else:
                 candidates[node.name] = more_important_first(victims)
+                violations[node.name] = violating
                 if len(candidates) >= want:
                     break
         if not candidates:
             return Outcome(message=f"preemption: {self._fit_error(diagnosis, statuses)}")
-        chosen = pick_one_node(candidates)
+        chosen = pick_one_node(candidates, violations)
         # lower-priority pods nominated to that node may no longer fit there: they lose
         # the nomination and look again (upstream getLowerPriorityNominatedPods)
         cleared = [info for info, node in self.nominated.values() if node == chosen and info.priority < pod.priority]

@@ -6,7 +6,7 @@ from tinykube.scheduler.cache import PodInfo
 from tinykube.scheduler.config import SchedulerConfig, instantiate
 from tinykube.scheduler.framework import Framework
 from tinykube.scheduler.messages import fit_error
-from tinykube.scheduler.preemption import Preemption, pick_one_node
+from tinykube.scheduler.preemption import Preemption, pdb_violations, pick_one_node
 from tests.unit.scheduler.helpers import cache_with, node, pod
 
 
@@ -166,3 +166,55 @@ def test_nominations_are_recovered_from_the_pods_status():
     cleared = prio("high", 10, "3")
     preemption.observe(cleared, high)
     assert "default/high" not in preemption.nominated
+
+
+def pdb(name: str, labels: dict, allowed: int, disrupted: dict | None = None, ns: str = "default") -> dict:
+    return {"metadata": {"name": name, "namespace": ns}, "spec": {"selector": {"matchLabels": labels}},
+            "status": {"disruptionsAllowed": allowed, "disruptedPods": disrupted or {}}}
+
+
+def test_pdb_violations_count_down_each_budget_in_order():
+    pods = [PodInfo(prio(f"w{i}", 1, "1", labels={"app": "web"})) for i in range(3)]
+    assert pdb_violations(pods, [pdb("web", {"app": "web"}, 1)]) == {"default/w1", "default/w2"}
+    # already counted by the eviction API: not counted again
+    assert pdb_violations(pods, [pdb("web", {"app": "web"}, 1, {"w0": "2026-01-01T00:00:00Z"})]) == {"default/w2"}
+    # other namespaces, empty selectors and pods without labels match nothing
+    assert pdb_violations(pods, [pdb("web", {"app": "web"}, 0, ns="other")]) == set()
+    assert pdb_violations(pods, [{"metadata": {"name": "all", "namespace": "default"},
+                                  "spec": {"selector": {}}, "status": {"disruptionsAllowed": 0}}]) == set()
+    assert pdb_violations([PodInfo(prio("bare", 1, "1"))], [pdb("web", {}, 0)]) == set()
+
+
+def test_preemption_prefers_the_node_whose_victims_violate_no_budget():
+    # n1 and n2 each hold one low pod filling it; only n1's is covered by an exhausted budget
+    placed = [(prio("guarded", 1, "4", labels={"app": "db"}), "n1"), (prio("free", 1, "4"), "n2")]
+    cache = cache_with([node("n1"), node("n2")], placed)
+    framework = Framework(*instantiate(SchedulerConfig()))
+    info = PodInfo(prio("new", 10, "2"))
+    diagnosis = framework.schedule(info, cache).diagnosis
+    outcome = Preemption(lambda: [pdb("db", {"app": "db"}, 0)]).preempt(info, cache, framework, diagnosis)
+    assert (outcome.node, victims(outcome)) == ("n2", ["free"])
+    # without the budget the first node wins the tie
+    outcome = Preemption().preempt(info, cache, framework, framework.schedule(info, cache).diagnosis)
+    assert (outcome.node, victims(outcome)) == ("n1", ["guarded"])
+    # a budget never forbids preemption: with both guarded, a node is still chosen
+    both = [pdb("db", {"app": "db"}, 0), pdb("free", {"app": "free"}, 0)]
+    placed = [(prio("a", 1, "4", labels={"app": "db"}), "n1"), (prio("b", 1, "4", labels={"app": "free"}), "n2")]
+    cache = cache_with([node("n1"), node("n2")], placed)
+    outcome = Preemption(lambda: both).preempt(info, cache, framework, framework.schedule(info, cache).diagnosis)
+    assert outcome.node == "n1" and victims(outcome) == ["a"]
+
+
+def test_budget_violating_victims_are_reprieved_first():
+    # n1: two low pods of 2 cpus each, one guarded; the new pod needs 2 of the 4 cpus, so one
+    # victim suffices: the guarded pod is reprieved even though it is the less important one
+    guarded = prio("guarded", 1, "2", labels={"app": "db"})
+    other = prio("other", 2, "2")
+    cache = cache_with([node("n1")], [(guarded, "n1"), (other, "n1")])
+    framework = Framework(*instantiate(SchedulerConfig()))
+    info = PodInfo(prio("new", 10, "2"))
+    outcome = Preemption(lambda: [pdb("db", {"app": "db"}, 0)]).preempt(
+        info, cache, framework, framework.schedule(info, cache).diagnosis)
+    assert victims(outcome) == ["other"]
+    outcome = Preemption().preempt(info, cache, framework, framework.schedule(info, cache).diagnosis)
+    assert victims(outcome) == ["guarded"]
