@@ -607,6 +607,9 @@ _ZERO_STATUS: dict[tuple[str, str], dict] = {
                             "desiredNumberScheduled": 0, "numberReady": 0},
     ("batch", "Job"): {},
     ("batch", "CronJob"): {},
+    # PodDisruptionBudgetStatus: its four counters are not omitempty in Go
+    ("policy", "PodDisruptionBudget"): {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                                        "expectedPods": 0},
 }
 
 
@@ -614,6 +617,13 @@ def _ensure_status(obj: dict, key: tuple[str, str]) -> None:
     status = _child(obj, "status")
     for field, zero in _ZERO_STATUS[key].items():
         status.setdefault(field, zero)
+
+
+def _default_pdb(obj: dict) -> None:
+    # policy/v1 defaults no field (unhealthyPodEvictionPolicy stays unset in 1.32: it
+    # behaves as IfHealthyBudget); the status counters are always present, as Go writes them.
+    _child(obj, "spec")
+    _ensure_status(obj, ("policy", "PodDisruptionBudget"))
 
 
 def _default_deployment(obj: dict) -> None:
@@ -839,6 +849,7 @@ _DEFAULTERS: dict[tuple[str, str], Callable[[dict], None]] = {
     ("scheduling.k8s.io", "PriorityClass"): lambda obj: _if_none(obj, "preemptionPolicy", "PreemptLowerPriority"),
     ("discovery.k8s.io", "EndpointSlice"): _default_endpoint_slice,
     ("events.k8s.io", "Event"): _default_events_v1_event,
+    ("policy", "PodDisruptionBudget"): _default_pdb,
 }
 
 _PREPARERS: dict[tuple[str, str], Callable[[dict], None]] = {
@@ -851,11 +862,13 @@ _PREPARERS: dict[tuple[str, str], Callable[[dict], None]] = {
     ("apps", "DaemonSet"): _prepare_daemon_set,
     ("batch", "Job"): _prepare_job,
     ("batch", "CronJob"): _reset_status(("batch", "CronJob")),
+    ("policy", "PodDisruptionBudget"): _reset_status(("policy", "PodDisruptionBudget")),
 }
 
 _GENERATION_KINDS = frozenset({
     ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet"), ("apps", "StatefulSet"),
     ("batch", "Job"), ("batch", "CronJob"), ("discovery.k8s.io", "EndpointSlice"),
+    ("policy", "PodDisruptionBudget"),
 })
 
 
@@ -910,6 +923,7 @@ _CHANGE_RULES: dict[tuple[str, str], Callable[[dict, dict], bool]] = {
     ("batch", "Job"): _spec_changed,
     ("batch", "CronJob"): _spec_changed,
     ("discovery.k8s.io", "EndpointSlice"): _endpoint_slice_changed,
+    ("policy", "PodDisruptionBudget"): _spec_changed,
 }
 
 

@@ -57,6 +57,21 @@ def _priority_class_row(obj: dict, now: datetime) -> tuple[list, None]:
     return [meta.get("name", ""), obj.get("value") or 0, bool(obj.get("globalDefault")),
             since(meta.get("creationTimestamp"), now), obj.get("preemptionPolicy") or ""], None
 
+
+def _pdb_columns() -> list[Column]:
+    return [name_column(), Column("Min Available", "string", "The minimum number of pods that must be available."),
+            Column("Max Unavailable", "string", "The maximum number of pods that may be unavailable."),
+            Column("Allowed Disruptions", "integer", "Calculated number of pods that may be disrupted at this time."),
+            age_column()]
+
+
+def _pdb_row(obj: dict, now: datetime) -> tuple[list, None]:
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    shown = lambda value: "N/A" if value is None else str(value)  # noqa: E731 (IntOrString.String())
+    return [meta.get("name", ""), shown(spec.get("minAvailable")), shown(spec.get("maxUnavailable")),
+            (obj.get("status") or {}).get("disruptionsAllowed") or 0,
+            since(meta.get("creationTimestamp"), now)], None
+
 # (group, kind) -> printer. Versions of one kind share a printer, as they share
 # Kubernetes' internal type.
 PRINTERS: dict[tuple[str, str], Printer] = {
@@ -79,6 +94,7 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("discovery.k8s.io", "EndpointSlice"): Printer(core.endpointslice_columns, core.endpointslice_row),
     ("events.k8s.io", "Event"): Printer(core.event_columns, core.events_v1_row),
     ("scheduling.k8s.io", "PriorityClass"): Printer(_priority_class_columns, _priority_class_row),
+    ("policy", "PodDisruptionBudget"): Printer(_pdb_columns, _pdb_row),
 }
 
 

@@ -151,6 +151,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     # scheduling.k8s.io/v1 (the Priority admission plugin resolves pods' priorityClassName)
     ResourceType("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False,
                  short_names=("pc",)),
+    # policy/v1 (pods/eviction checks them; the disruption controller fills the status)
+    ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
+                 subresources=("status",)),
     # events.k8s.io/v1: the same stored objects as core/v1 events, another shape
     ResourceType("events.k8s.io", "v1", "Event", "events", short_names=("ev",),
                  field_selectors=EVENTS_V1_FIELDS, stored_as="core/events"),

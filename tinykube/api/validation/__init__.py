@@ -25,7 +25,7 @@ from __future__ import annotations
 from tinykube.api.errors import Cause
 from tinykube.api.registry import ResourceType
 
-from . import batch, cluster, config, events, misc, pod, priorityclass, service, workload_status, workloads
+from . import batch, cluster, config, events, misc, pod, policy, priorityclass, service, workload_status, workloads
 from .fields import as_dict, dedupe
 from .meta import validate_annotations, validate_labels, validate_object_meta, validate_object_meta_update
 from .names import (
@@ -83,6 +83,8 @@ _KINDS = {
                                             _meta_only),
     ("scheduling.k8s.io", "PriorityClass"): (priorityclass.validate_priority_class,
                                              priorityclass.validate_priority_class_update, _meta_only),
+    ("policy", "PodDisruptionBudget"): (policy.validate_pdb, policy.validate_pdb_update,
+                                        policy.validate_pdb_status_update),
 }
 
 
