@@ -38,6 +38,7 @@ CONTROLLERS: dict[str, str] = {
     "cronjob": "tinykube.controllers.cronjob:CronJobController",
     "replicaset": "tinykube.controllers.replicaset:ReplicaSetController",
     "deployment": "tinykube.controllers.deployment.controller:DeploymentController",
+    "disruption": "tinykube.controllers.disruption:DisruptionController",
 }
 
 
