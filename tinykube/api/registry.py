@@ -118,7 +118,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",),
                  subresources=("status", "finalize"), field_selectors=("status.phase",)),
     ResourceType("", "v1", "Pod", "pods", short_names=("po",), categories=_ALL,
-                 subresources=("status", "binding", "log", "exec", "attach", "portforward"),
+                 subresources=("status", "binding", "eviction", "log", "exec", "attach", "portforward"),
                  field_selectors=POD_FIELDS),
     ResourceType("", "v1", "Service", "services", short_names=("svc",), categories=_ALL,
                  subresources=("status",), field_selectors=("spec.clusterIP", "spec.type")),

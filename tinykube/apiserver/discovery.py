@@ -22,6 +22,7 @@ SUBRESOURCES = {
     "status": (None, None, None, ("get", "patch", "update")),
     "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
     "binding": ("", "v1", "Binding", ("create",)),
+    "eviction": ("policy", "v1", "Eviction", ("create",)),  # what kubectl drain looks for
     "finalize": ("", "v1", "Namespace", ("update",)),
     "log": (None, None, None, ("get",)),
     "exec": ("", "v1", "PodExecOptions", ("create", "get")),

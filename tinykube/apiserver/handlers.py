@@ -18,7 +18,7 @@ from aiohttp import web
 
 from tinykube.api import errors, printers
 from tinykube.api import patch as patches
-from tinykube.apiserver import auth, discovery, metrics, paths, proxy_pods
+from tinykube.apiserver import auth, discovery, eviction, metrics, paths, proxy_pods
 from tinykube.apiserver.resources import DeleteOptions, Resources, WriteContext, to_external
 from tinykube.apiserver.watchcache import ADDED, Entry
 from tinykube.util import jsonutil
@@ -209,6 +209,9 @@ class ApiHandler:
             await self.resources.bind(rt, target.namespace, target.name, binding, ctx)
             return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                                   "status": "Success", "code": 201}, 201)
+        if target.subresource == "eviction" and target.name:
+            body = await _read_object(request)
+            return json_response(await eviction.evict(self.resources, target.namespace, target.name, body, ctx), 201)
         if target.name:
             raise errors.MethodNotAllowed("the server does not allow this method on the requested resource")
         if rt.namespaced and not target.namespace:
