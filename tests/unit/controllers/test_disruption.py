@@ -113,6 +113,8 @@ def condition(status):
     (pdb(min_available=1), [*pods(2), pod("other", labels={"app": "db"})], (2, 1, 2, 1)),
     (pdb(min_available=1, selector={}), [*pods(2), pod("other", labels={"app": "db"})], (3, 1, 3, 2)),
     (pdb(min_available=0, selector="nil"), pods(2), (0, 0, 0, 0)),
+    # only unmanaged pods: nothing expected, so none may go although two are healthy
+    (pdb(max_unavailable=1), pods(2), (0, 0, 2, 0)),
 ])
 async def test_status_counts(budget, objects, expected):
     _, status, _ = await sync_once(budget, *objects)
