@@ -89,3 +89,34 @@ def test_allowed_disruptions_follow_ready_pods(srv):
              .get("status", {}).get("conditions"), "pct has a condition", timeout=20, details=srv.log)
     # unmanaged pods are left out: nothing is expected, so no disruption is allowed
     assert allowed_disruptions(srv, "pct") == "0"
+
+
+def evict(srv, ns: str, name: str):
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": ns}}
+    return srv.kubectl("create", "--raw", f"/api/v1/namespaces/{ns}/pods/{name}/eviction", "-f", "-",
+                       input=json.dumps(body), check=False)
+
+
+def test_evictions_spend_the_budget_and_the_controller_settles_it(srv):
+    ns = "pdb-e2e-evict"
+    srv.kubectl("create", "namespace", ns)
+    srv.kubectl("create", "poddisruptionbudget", "web", "-n", ns, "--selector=app=web", "--min-available=2")
+    for name in ("web-0", "web-1", "web-2"):
+        create(srv, dict(pod(name), metadata={"name": name, "namespace": ns, "labels": {"app": "web"}}))
+        status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+        srv.kubectl("patch", "pod", name, "-n", ns, "--subresource=status", "--type=merge",
+                    "-p", json.dumps({"status": status}))
+
+    def pdb_status() -> dict:
+        return json.loads(srv.kubectl("get", "pdb", "web", "-n", ns, "-o", "json").stdout).get("status", {})
+
+    wait_for(lambda: pdb_status().get("disruptionsAllowed") == 1, "1 disruption allowed", timeout=20,
+             details=srv.log)
+    assert evict(srv, ns, "web-0").returncode == 0
+    refused = evict(srv, ns, "web-1")  # the budget is spent
+    assert refused.returncode != 0 and "disruption budget" in refused.stderr, refused.stderr
+    # web-0 is being deleted (no kubelet finishes it): the controller drops its disruptedPods
+    # entry, counts it unhealthy and keeps the budget at 0
+    wait_for(lambda: (s := pdb_status()).get("currentHealthy") == 2 and not s.get("disruptedPods"),
+             "web-0 settled", timeout=20, details=srv.log)
+    assert pdb_status()["disruptionsAllowed"] == 0
