@@ -38,6 +38,12 @@ def _failed_scheduling(server, ns: str, name: str, words: str) -> str:
         server.kubectl("describe", "pod", name, "-n", ns).stdout), f"FailedScheduling of {name}: {words}")
 
 
+def _free_cpu(server, ns: str) -> None:
+    """The preemption tests fill the nodes: give the room back to the tests after them."""
+    server.kubectl("delete", "pods", "--all", "-n", ns, "--grace-period=0", "--force")
+    wait_for(lambda: not _pods(server, ns), f"no pods left in {ns}")
+
+
 def _labelled(manifest: dict, **labels: str) -> dict:
     manifest["metadata"]["labels"] = labels
     return manifest
@@ -146,3 +152,30 @@ def test_preemption_evicts_a_lower_priority_pod(cluster):
     # the room made for "high" was not taken by "polite" (same priority, queued first)
     polite = next(p for p in pods if p["metadata"]["name"] == "polite")
     assert not polite["spec"].get("nodeName")
+    _free_cpu(server, ns)
+
+
+def test_preemption_spares_pods_guarded_by_a_disruption_budget(cluster):
+    server = cluster
+    ns = _namespace(server)
+    server.kubectl("create", "priorityclass", f"{ns}-low", "--value=10")
+    server.kubectl("create", "priorityclass", f"{ns}-high", "--value=1000")
+    # the unguarded pod starts first: without the budget, preemption would pick a node whose
+    # victim started later (upstream's last criterion), or the first node on a tie
+    _create(server, ns, _pod_manifest("free", {"priorityClassName": f"{ns}-low", "nodeSelector": {HOST: NODES[2]}},
+                                      cpu="3"))
+    _where(server, ns, 1)
+    _create(server, ns, *(_labelled(_pod_manifest(f"db{i}", {"priorityClassName": f"{ns}-low",
+                                                             "nodeSelector": {HOST: node}}, cpu="3"), app="db")
+                          for i, node in enumerate(NODES[:2])))
+    _where(server, ns, 3)
+    server.kubectl("create", "pdb", "db", "-n", ns, "--selector=app=db", "--min-available=2")
+    wait_for(lambda: server.kubectl("get", "pdb", "db", "-n", ns, "-o",
+                                    "jsonpath={.status.currentHealthy}/{.status.disruptionsAllowed}").stdout == "2/0",
+             "the budget counts both db pods healthy, no disruption allowed")
+    _create(server, ns, _pod_manifest("high", {"priorityClassName": f"{ns}-high"}, cpu="3"))
+    pods = wait_for(lambda: (lambda ps: ps if any(p["metadata"]["name"] == "high" and p["spec"].get("nodeName")
+                                                  for p in ps) else None)(_pods(server, ns)), "high bound")
+    assert sorted(p["metadata"]["name"] for p in pods) == ["db0", "db1", "high"]
+    assert next(p for p in pods if p["metadata"]["name"] == "high")["spec"]["nodeName"] == NODES[2]
+    _free_cpu(server, ns)

@@ -37,6 +37,7 @@ from tinykube.scheduler.queue import QueuedPod, SchedulingQueue
 log = logging.getLogger(__name__)
 
 PODS, NODES, NAMESPACES = ("v1", "Pod"), ("v1", "Node"), ("v1", "Namespace")
+PDBS = ("policy/v1", "PodDisruptionBudget")  # preemption spares pods they guard
 DEFAULT_SCHEDULER = "default-scheduler"
 BIND_CONCURRENCY = 64
 CYCLE_BUDGET = 0.02  # seconds of scheduling cycles between two yields to the event loop
@@ -147,6 +148,7 @@ class Scheduler:
         informers.informer(PODS).add_event_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         informers.informer(NAMESPACES).add_event_handler(self._namespace_added, self._namespace_updated,
                                                          self._namespace_deleted)
+        self.preemption.pdbs = informers.informer(PDBS).store.list
         tasks = [asyncio.create_task(informers.run(), name="scheduler informers"),
                  asyncio.create_task(self.recorder.run(), name="scheduler events"),
                  asyncio.create_task(self._flush_loop(), name="scheduler queue flush")]
