@@ -436,13 +436,20 @@ def _item_ops(rt: ResourceType, obj: str, sub: str = "") -> list[Op]:
 
 
 def _special_subresource(rt: ResourceType, sub: str) -> list[Op]:
-    """pods/binding and namespaces/finalize, the two non-status subresources we serve."""
+    """pods/binding, pods/eviction and namespaces/finalize: the non-status subresources we
+    serve that have a body of their own."""
     gv = _gv_id(rt)
     if sub == "binding":
         binding = schema.definition_name("", "v1", "Binding")
         return [
             Op("post", "post", f"create{gv}Namespaced{rt.kind}Binding", f"create binding of a {rt.kind}",
                binding, ("200", "201", "202"), WRITE_PARAMS, binding, gvk=_gvk("", "v1", "Binding"))
+        ]
+    if sub == "eviction":
+        eviction = schema.definition_name("policy", "v1", "Eviction")
+        return [
+            Op("post", "post", f"create{gv}Namespaced{rt.kind}Eviction", f"create eviction of a {rt.kind}",
+               eviction, ("200", "201", "202"), WRITE_PARAMS, eviction, gvk=_gvk("policy", "v1", "Eviction"))
         ]
     if sub == "finalize":
         obj = schema.definition_name(rt.group, rt.version, rt.kind)

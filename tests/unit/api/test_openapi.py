@@ -328,6 +328,9 @@ def test_openapi_v3_paths_like_kube_apiserver():
     assert "delete" not in core["/api/v1/namespaces"]  # no deletecollection of namespaces
     assert core["/api/v1/namespaces/{namespace}/pods/{name}/binding"]["post"]["x-kubernetes-group-version-kind"][
         "kind"] == "Binding"
+    eviction = core["/api/v1/namespaces/{namespace}/pods/{name}/eviction"]["post"]
+    assert eviction["operationId"] == "createCoreV1NamespacedPodEviction"
+    assert eviction["x-kubernetes-group-version-kind"] == {"group": "policy", "kind": "Eviction", "version": "v1"}
     assert "put" in core["/api/v1/namespaces/{name}/finalize"]
     assert "/api/v1/nodes/{name}/status" in core and "/api/v1/nodes" in core
 
