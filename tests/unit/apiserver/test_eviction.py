@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 
 import pytest
@@ -10,9 +9,7 @@ import pytest
 from tinykube.api import errors
 from tinykube.api.registry import REGISTRY
 from tinykube.apiserver import eviction as ev
-from tinykube.apiserver.resources import DeleteOptions, Resources, WriteContext
-from tinykube.apiserver.watchcache import WatchCache
-from tinykube.storage.sqlite import SqliteStore
+from tinykube.apiserver.resources import DeleteOptions, WriteContext
 
 NS = "ns"
 NOW = "2026-01-01T00:00:00Z"
@@ -141,24 +138,6 @@ def test_disruption_target_keeps_its_transition_time():
 PODS = REGISTRY.by_plural("", "v1", "pods")
 PDBS = REGISTRY.by_plural("policy", "v1", "poddisruptionbudgets")
 CTX = WriteContext(field_manager="test")
-
-
-@pytest.fixture
-async def res(tmp_path):
-    store = SqliteStore(str(tmp_path / "db.sqlite"))
-    await store.start()
-    cache = WatchCache(store, history_seconds=300)
-    task = asyncio.create_task(cache.run())
-    await cache.ready.wait()
-    resources = Resources(store, cache)
-    for plural, obj in (("namespaces", {"metadata": {"name": NS}}),
-                        ("serviceaccounts", {"metadata": {"name": "default", "namespace": NS}})):
-        rt = REGISTRY.by_plural("", "v1", plural)
-        await resources.create(rt, NS if rt.namespaced else "", dict(obj, apiVersion="v1", kind=rt.kind), CTX)
-    yield resources
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await store.close()
 
 
 async def running_pod(res, name: str) -> None:

@@ -8,31 +8,10 @@ import pytest
 
 from tinykube.api import errors
 from tinykube.api.registry import REGISTRY
-from tinykube.apiserver.resources import DeleteOptions, Resources, WriteContext
-from tinykube.apiserver.watchcache import WatchCache
-from tinykube.storage.sqlite import SqliteStore
+from tinykube.apiserver.resources import DeleteOptions, WriteContext
 
 PODS = REGISTRY.by_plural("", "v1", "pods")
 NS = "ns"
-
-
-@pytest.fixture
-async def res(tmp_path):
-    store = SqliteStore(str(tmp_path / "db.sqlite"))
-    await store.start()
-    cache = WatchCache(store, history_seconds=300)
-    task = asyncio.create_task(cache.run())
-    await cache.ready.wait()
-    resources = Resources(store, cache)
-    for plural, obj in (("namespaces", {"metadata": {"name": NS}}),
-                        ("serviceaccounts", {"metadata": {"name": "default", "namespace": NS}})):
-        rt = REGISTRY.by_plural("", "v1", plural)
-        await resources.create(rt, NS if rt.namespaced else "", dict(obj, apiVersion="v1", kind=rt.kind),
-                               WriteContext())
-    yield resources
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await store.close()
 
 
 async def new_pod(res, name: str = "p") -> dict:
