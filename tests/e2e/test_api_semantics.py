@@ -50,6 +50,10 @@ def test_list_pagination_is_one_consistent_snapshot(core):
         names += [cm.metadata.name for cm in page.items]
         token = page.metadata._continue
     assert names == [f"cm-{i:02d}" for i in range(25)]
+    # resourceVersion=0 ("any"): served whole from the watch cache, limit ignored, as
+    # kube-apiserver does (informers' first lists)
+    whole = core.list_namespaced_config_map(n, limit=10, resource_version="0")
+    assert len(whole.items) == 26 and not whole.metadata._continue
 
 
 def test_label_and_field_selectors(core):

@@ -108,7 +108,9 @@ class Resources:
         if rv_match == "Exact" and rv:
             return await self._list_from_store(rt, key_prefix, predicate, limit, rv, "")
         await self._wait_for_list(resource_version, rv)
-        return self._list_from_cache(rt, key_prefix, predicate, limit)
+        # resourceVersion=0 is "any version": kube-apiserver serves it from the watch cache,
+        # whole, ignoring limit (how informers' first lists stay cheap); no continue token
+        return self._list_from_cache(rt, key_prefix, predicate, 0 if resource_version == "0" else limit)
 
     async def _wait_for_list(self, resource_version: str | None, rv: int | None) -> None:
         if resource_version == "0":

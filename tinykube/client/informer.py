@@ -1,6 +1,7 @@
 """Informer: client-go's reflector, indexed store and event distribution in one loop.
 
-`run()` lists the resource (paged, a consistent snapshot), then watches from the list's
+`run()` lists the resource (first at resourceVersion 0, which the API server answers
+whole from its watch cache, as client-go's reflector asks), then watches from the list's
 resourceVersion, and keeps the Store equal to the server's state:
 - a watch the server ends normally (its timeout, a dropped slow watcher) is resumed at
   once from the last resourceVersion seen; bookmarks move that resourceVersion forward,
@@ -76,6 +77,7 @@ class Informer:
         self._handlers: list[EventHandlers] = []
         self._synced = asyncio.Event()
         self._expired_in_a_row = 0
+        self._last_sync_rv_unavailable = False  # after a 410: relist at the latest version
 
     @property
     def name(self) -> str:
@@ -117,6 +119,7 @@ class Informer:
                 await self._watch()
             except (errors.Expired, errors.Gone) as exc:
                 self.stats["relists"] += 1
+                self._last_sync_rv_unavailable = True
                 log.info("informer %s: %s; relisting", self.name, exc)
                 need_list = True
                 self._expired_in_a_row += 1
@@ -131,9 +134,19 @@ class Informer:
                             "list" if need_list else "watch", exc, delay)
                 await self.clock.sleep(delay)
 
+    def _relist_resource_version(self) -> str:
+        """client-go's relistResourceVersion: "0" for the first list (any version, served
+        whole from the API server's watch cache), the last synced version for a relist
+        after a failure, and "" (the latest, a consistent read) after a 410."""
+        if self._last_sync_rv_unavailable:
+            return ""
+        return self.last_sync_resource_version or "0"
+
     async def _list_and_replace(self) -> None:
         result = await self.client.list(self.rt, namespace=self.namespace, label_selector=self.label_selector,
-                                        field_selector=self.field_selector, limit=self.page_size)
+                                        field_selector=self.field_selector, limit=self.page_size,
+                                        resource_version=self._relist_resource_version())
+        self._last_sync_rv_unavailable = False
         self.stats["lists"] += 1
         await self._replace(result.items)
         self.last_sync_resource_version = result.resource_version

@@ -122,6 +122,29 @@ async def test_expired_watch_relists_with_synthetic_events(running):
     assert informer.store.get("default/recreated")["metadata"]["uid"] != old_uid
 
 
+async def test_lists_ask_for_the_resource_version_client_go_asks_for(running):
+    """"0" first (any version: the API server answers from its cache, whole), "" after a
+    410 (the latest, a consistent read)."""
+    fake = FakeApiClient([cm("a")])
+    asked = []
+    real_list = fake.list
+
+    async def recording_list(*args, **kwargs):
+        asked.append(kwargs.get("resource_version"))
+        return await real_list(*args, **kwargs)
+    fake.list = recording_list
+    informer = Informer(fake, CM, backoff=fast_backoff())
+    running(informer)
+    await informer.wait_synced()
+    assert asked == ["0"]
+    await fake.create(CM, cm("b"))  # does not suspend: the watch has not seen it yet
+    fake.compact()
+    fake.end_watches()
+    await until(lambda: informer.stats["relists"] == 1 and len(asked) == 2)
+    assert asked[1] == ""
+    await until(lambda: sorted(informer.store.keys()) == ["default/a", "default/b"])
+
+
 async def test_failures_are_retried_with_backoff_and_handlers_errors_do_not_stop_it(running):
     fake = FakeApiClient([cm("a")])
     fake.fail_next("list", "configmaps", errors.ServiceUnavailable("down"))
