@@ -24,8 +24,14 @@ The decisions are pure functions (`select_pods`, `expected_counts`, `live_disrup
 `count_healthy`, `budget_status`, `failed_status`); `sync` gathers the inputs from the
 informer caches (and a scale subresource for controllers tinykube has no informer of)
 and writes the status subresource only when it changed. A Conflict is raised so the
-work queue retries on the newer object. Not done: upstream's cleanup of stale
-DisruptionTarget pod conditions (no component sets that condition yet).
+work queue retries on the newer object.
+
+Stale disruption conditions (upstream's stalePodDisruption worker): a pod that got
+DisruptionTarget=True (an eviction, a preemption) but is still not being deleted
+STALE_POD_DISRUPTION_TIMEOUT after the condition's lastTransitionTime gets it set back to
+False, so it is not taken for a pod on its way out. Pods in a terminal phase, and the
+kubelet's own TerminationByKubelet conditions, are left alone. Those pods go through the
+same work queue under keys "pod:<namespace>/<name>".
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import logging
 from dataclasses import dataclass, field
 
 from tinykube.api import errors, selectors
-from tinykube.client import NORMAL, WARNING, resolve
+from tinykube.client import NORMAL, WARNING, object_key, resolve
 from tinykube.controllers import podutil
 from tinykube.controllers.base import Controller, ControllerContext
 from tinykube.controllers.deployment.rolling import scaled_value
@@ -46,6 +52,10 @@ PDBS, PODS = ("policy/v1", "PodDisruptionBudget"), ("v1", "Pod")
 REPLICASETS, DEPLOYMENTS, STATEFULSETS = ("apps/v1", "ReplicaSet"), ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")
 # how long an evicted pod may stay in disruptedPods without being marked for deletion
 DELETION_TIMEOUT = datetime.timedelta(minutes=2)
+# how long a DisruptionTarget=True condition may stay on a pod that is not being deleted
+STALE_POD_DISRUPTION_TIMEOUT = datetime.timedelta(minutes=2)
+DISRUPTION_TARGET, TERMINATION_BY_KUBELET = "DisruptionTarget", "TerminationByKubelet"
+STALE_PREFIX = "pod:"
 DISRUPTION_ALLOWED = "DisruptionAllowed"
 SUFFICIENT_PODS, INSUFFICIENT_PODS, SYNC_FAILED = "SufficientPods", "InsufficientPods", "SyncFailed"
 
@@ -70,6 +80,20 @@ class Disruptions:
 
 
 # --- pure core ------------------------------------------------------------------------------
+
+
+def stale_disruption_wait(pod: dict, now: datetime.datetime) -> datetime.timedelta | None:
+    """Upstream nonTerminatingPodHasStaleDisruptionCondition: None when the pod has no
+    DisruptionTarget=True condition to clear; else how long until it is stale (0: now)."""
+    if podutil.meta(pod).get("deletionTimestamp"):
+        return None
+    condition = podutil.pod_condition(pod, DISRUPTION_TARGET)
+    phase = (pod.get("status") or {}).get("phase")
+    if (condition is None or condition.get("status") != "True" or condition.get("reason") == TERMINATION_BY_KUBELET
+            or phase in ("Succeeded", "Failed")):
+        return None
+    since = podutil.parse_time(condition.get("lastTransitionTime")) or now
+    return max(datetime.timedelta(0), STALE_POD_DISRUPTION_TIMEOUT - (now - since))
 
 
 def pdb_selector(pdb: dict) -> selectors.LabelSelector:
@@ -261,7 +285,11 @@ class DisruptionController(Controller):
     # --- triggers ---------------------------------------------------------------------------
 
     def _pod_event(self, pod: dict) -> None:
-        """Every budget covering the pod (upstream queues only the first one it finds)."""
+        """Every budget covering the pod (upstream queues only the first one it finds), and
+        the pod itself when it carries a DisruptionTarget condition that may go stale."""
+        wait = stale_disruption_wait(pod, self.clock.now())
+        if wait is not None:
+            self.queue.add_after(STALE_PREFIX + object_key(pod), wait.total_seconds())
         namespace = podutil.meta(pod).get("namespace", "")
         for pdb in self.pdbs.store.by_index("namespace", namespace):
             if matches(pdb, pod):
@@ -279,6 +307,9 @@ class DisruptionController(Controller):
     # --- sync -------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
+        if key.startswith(STALE_PREFIX):
+            await self._sync_stale_disruption(key[len(STALE_PREFIX):])
+            return
         pdb = self.pdbs.store.get(key)
         if pdb is None:
             return
@@ -315,6 +346,27 @@ class DisruptionController(Controller):
             self._warn_not_deleted(pdb, name, pods)
         healthy = count_healthy(pods, disruptions.pods, now)
         return budget_status(pdb, counts, healthy, disruptions.pods, now), disruptions.recheck_at
+
+    async def _sync_stale_disruption(self, key: str) -> None:
+        """Upstream syncStalePodDisruption: DisruptionTarget back to False once stale."""
+        pod = self.pods.store.get(key)
+        if pod is None:
+            return
+        now = self.clock.now()
+        wait = stale_disruption_wait(pod, now)
+        if wait is None:
+            return
+        if wait > datetime.timedelta(0):
+            self.queue.add_after(STALE_PREFIX + key, wait.total_seconds())
+            return
+        md = podutil.meta(pod)
+        condition = {"type": DISRUPTION_TARGET, "status": "False", "lastTransitionTime": podutil.format_time(now),
+                     "reason": None, "message": None}
+        try:
+            await self.client.patch(PODS, md["name"], {"status": {"conditions": [condition]}},
+                                    namespace=md.get("namespace", ""), patch_type="strategic", subresource="status")
+        except errors.NotFound:
+            pass  # gone meanwhile
 
     def _warn_unmanaged(self, pdb: dict) -> None:
         selector = format_selector((pdb.get("spec") or {}).get("selector"))

@@ -280,3 +280,55 @@ def test_live_disruptions_recheck_at_the_earliest_expiry():
     entries = {"web-0": T(NOW - datetime.timedelta(seconds=100)), "web-1": T(NOW - datetime.timedelta(seconds=10))}
     out = dc.live_disruptions(entries, pods(3), NOW)
     assert out.pods == entries and out.recheck_at == NOW + datetime.timedelta(seconds=20)
+
+
+# --- stale DisruptionTarget conditions ------------------------------------------------------
+
+
+def disrupted_pod(*, since, reason="EvictionByEvictionAPI", status="True", phase="Running", deleting=False):
+    p = pod("web-0", deleting=deleting)
+    p["status"]["phase"] = phase
+    p["status"]["conditions"].append({"type": "DisruptionTarget", "status": status, "reason": reason,
+                                      "message": "Eviction API: evicting", "lastTransitionTime": T(since)})
+    return p
+
+
+MINUTE = datetime.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("target, expected", [
+    (disrupted_pod(since=NOW - 3 * MINUTE), datetime.timedelta(0)),  # stale: clear now
+    (disrupted_pod(since=NOW - MINUTE), MINUTE),                     # stale in a minute
+    (disrupted_pod(since=NOW, deleting=True), None),                 # on its way out
+    (disrupted_pod(since=NOW, status="False"), None),
+    (disrupted_pod(since=NOW, reason="TerminationByKubelet"), None),
+    (disrupted_pod(since=NOW, phase="Failed"), None),
+    (pod("web-0"), None),
+])
+def test_stale_disruption_wait(target, expected):
+    assert dc.stale_disruption_wait(target, NOW) == expected
+
+
+async def test_a_stale_disruption_condition_is_set_back_to_false():
+    controller, client = make(dc.DisruptionController, disrupted_pod(since=NOW - 3 * MINUTE))
+    await controller.sync(f"pod:{NS}/web-0")
+    (patch,) = writes(client, "patch")
+    assert patch.subresource == "status"
+    assert patch.body == {"status": {"conditions": [{"type": "DisruptionTarget", "status": "False",
+                                                     "lastTransitionTime": T(NOW), "reason": None,
+                                                     "message": None}]}}
+
+
+async def test_a_fresh_disruption_condition_is_checked_again_when_it_goes_stale():
+    controller, client = make(dc.DisruptionController, disrupted_pod(since=NOW - MINUTE))
+    await controller.sync(f"pod:{NS}/web-0")
+    assert writes(client, "patch") == []
+    assert len(controller.queue) == 0  # the key comes back after the delay, not now
+    controller.clock.advance(59)
+    assert len(controller.queue) == 0
+    controller.clock.advance(1)
+    assert len(controller.queue) == 1 and controller.queue.is_processing("pod:default/web-0") is False
+    # a pod event queues it the same way
+    controller._pod_event(controller.pods.store.get(f"{NS}/web-0"))
+    controller.clock.advance(60)
+    assert len(controller.queue) == 1  # one key, queued once
