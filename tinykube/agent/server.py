@@ -3,8 +3,10 @@
   GET /containerLogs/NS/POD/CONTAINER   logs (follow, previous, tailLines, sinceSeconds,
                                         sinceTime, timestamps, limitBytes)
   GET /exec/NS/POD/CONTAINER            WebSocket, v5/v4.channel.k8s.io (command, stdin,
-  GET /attach/NS/POD/CONTAINER          stdout, stderr, tty as query parameters)
-  GET /portForward/NS/POD               WebSocket, SPDY/3.1+portforward.k8s.io (SPDY tunneled)
+  GET /attach/NS/POD/CONTAINER          stdout, stderr, tty as query parameters); or the
+                                        SPDY/3.1 upgrade, v4.channel.k8s.io (kubectl < 1.30)
+  GET /portForward/NS/POD               WebSocket, SPDY/3.1+portforward.k8s.io (SPDY tunneled);
+                                        or the SPDY/3.1 upgrade, portforward.k8s.io
   GET /metrics/resource.json            cpu and memory of the node and its pods' containers
   GET /healthz
 
@@ -33,7 +35,7 @@ from aiohttp import web
 
 from tinykube.agent.containers import InstanceId, instances_of
 from tinykube.agent.streams import attach as attaching
-from tinykube.agent.streams import channels, logs, metrics
+from tinykube.agent.streams import channels, logs, metrics, spdy, spdyconn
 from tinykube.agent.streams.exec import ExecRequest, ExecSession
 from tinykube.agent.streams.portforward import PodConnection, PortForwardSession, websocket_header
 from tinykube.util import netns
@@ -157,13 +159,19 @@ class KubeletServer:
         command = q.getall("command", [])
         if not command:
             raise _status(400, "BadRequest", "you must specify at least 1 command")
-        ws = await _accept_channels(request)
         runc = self.agent.ctx.runc
-        session = ExecSession(ws, runc=runc.binary, root=str(runc.root), container_id=str(instance),
-                              bundle=worker.dirs.bundle(instance), request=_exec_request(q, command),
-                              scratch_dir=str(runc.monitor_dir(str(instance))))
+
+        def session(ws):
+            return ExecSession(ws, runc=runc.binary, root=str(runc.root), container_id=str(instance),
+                               bundle=worker.dirs.bundle(instance), request=_exec_request(q, command),
+                               scratch_dir=str(runc.monitor_dir(str(instance))))
+        if spdyconn.is_spdy_upgrade(request):
+            r = _exec_request(q, command)
+            return await _over_spdy(request, spdyconn.expected_streams(
+                stdin=r.stdin, stdout=r.stdout, stderr=r.stderr, tty=r.tty), lambda conn: session(conn).run())
+        ws = await _accept_channels(request)
         try:
-            await session.run()
+            await session(ws).run()
         finally:
             await ws.close()
         return ws
@@ -171,16 +179,23 @@ class KubeletServer:
     async def attach(self, request: web.Request) -> web.StreamResponse:
         worker, container = self._worker(request), request.match_info["container"]
         instance = self._running_instance(worker, container)
-        ws = await _accept_channels(request)
         q, socket_path = request.query, str(self.agent.ctx.runc.monitor_dir(str(instance)) / "attach.sock")
         stdout, stderr = _flag(q.get("stdout", "true")), _flag(q.get("stderr", "true"))
-        try:
+        stdin, tty = _flag(q.get("stdin")), _flag(q.get("tty"))
+
+        async def run(ws) -> None:
             if os.path.exists(socket_path):  # a stdin or tty container (its monitor serves it)
                 await attaching.attach_monitor(ws, socket_path=socket_path, running=lambda: self._running(instance),
-                                               stdin=_flag(q.get("stdin")), stdout=stdout, stderr=stderr)
+                                               stdin=stdin, stdout=stdout, stderr=stderr)
             else:
                 await attaching.attach(ws, log_path=worker.dirs.log(instance), running=lambda: self._running(instance),
                                        stdout=stdout, stderr=stderr)
+        if spdyconn.is_spdy_upgrade(request):
+            return await _over_spdy(request, spdyconn.expected_streams(
+                stdin=stdin, stdout=stdout, stderr=stderr, tty=tty), run)
+        ws = await _accept_channels(request)
+        try:
+            await run(ws)
         finally:
             await ws.close()
         return ws
@@ -189,26 +204,15 @@ class KubeletServer:
 
     async def port_forward(self, request: web.Request) -> web.StreamResponse:
         worker = self._worker(request)
+        if spdyconn.is_spdy_upgrade(request):
+            return await self._port_forward_spdy(request, worker)
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         if PORTFORWARD_PROTOCOL not in offered:
             raise _status(400, "BadRequest", f"port-forward needs the WebSocket subprotocol {PORTFORWARD_PROTOCOL}")
         ws = web.WebSocketResponse(protocols=(PORTFORWARD_PROTOCOL,), autoping=True, max_msg_size=0,
                                    compress=False)
         await ws.prepare(request)
-        netns_path = self._pod_netns(worker)
-
-        async def connect(port: int) -> PodConnection:
-            sock = await netns.new_socket(netns_path)
-            try:
-                loop = asyncio.get_running_loop()
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), 10)
-                _, conn = await loop.create_connection(PodConnection, sock=sock)
-            except BaseException:
-                sock.close()
-                raise
-            return conn
-
+        connect = self._pod_connector(worker)
         transport, protocol = request.transport, request.protocol
 
         def write(parts: list) -> None:
@@ -236,6 +240,47 @@ class KubeletServer:
             await session.close()
             await ws.close()
         return ws
+
+    async def _port_forward_spdy(self, request: web.Request, worker) -> web.StreamResponse:
+        """The same SPDY session on the upgraded connection itself (kubectl <= 1.30)."""
+        sessions: list[PortForwardSession] = []
+
+        def feed(data: bytes) -> None:
+            try:
+                for frame in sessions[0].reader.feed(data):
+                    sessions[0].on_frame(frame)
+            except spdy.ProtocolError:
+                upgraded.close()
+        upgraded = await spdyconn.accept_upgrade(request, spdyconn.PORTFORWARD_VERSIONS, feed)
+        if upgraded is None:
+            raise _status(400, "BadRequest", "port-forward over SPDY needs X-Stream-Protocol-Version "
+                                             "portforward.k8s.io")
+        sessions.append(PortForwardSession(
+            write=upgraded.write, writing_paused=lambda: upgraded.writing_paused, drain=upgraded.drain,
+            connect=self._pod_connector(worker), pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid))
+        try:
+            await upgraded.incoming.ended
+        finally:
+            await sessions[0].close()
+            upgraded.close()
+        return upgraded.response
+
+    def _pod_connector(self, worker):
+        """connect(port): a PodConnection to 127.0.0.1:port in the pod's network namespace."""
+        netns_path = self._pod_netns(worker)
+
+        async def connect(port: int) -> PodConnection:
+            sock = await netns.new_socket(netns_path)
+            try:
+                loop = asyncio.get_running_loop()
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)), 10)
+                _, conn = await loop.create_connection(PodConnection, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+            return conn
+        return connect
 
     def _pod_netns(self, worker) -> str:
         if (worker.pod or {}).get("spec", {}).get("hostNetwork"):
@@ -394,6 +439,25 @@ def _attempts(directory: str) -> list[int]:
     except FileNotFoundError:
         return []
     return sorted(int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit())
+
+
+async def _over_spdy(request: web.Request, wanted: set[str], run) -> web.StreamResponse:
+    """exec or attach on a SPDY upgrade: the 101, the client's streams, then `run(conn)`
+    with the streams as channels (streams/spdyconn.py)."""
+    conn = spdyconn.SpdyChannels()
+    upgraded = await spdyconn.accept_upgrade(request, spdyconn.EXEC_VERSIONS, conn.feed)
+    if upgraded is None:
+        raise _status(400, "BadRequest", f"over SPDY, tinykube serves {', '.join(spdyconn.EXEC_VERSIONS)} "
+                                         "(X-Stream-Protocol-Version)")
+    conn.upgraded = upgraded
+    try:
+        if await conn.wait_for_streams(wanted):
+            await run(conn)
+        else:
+            log.info("exec/attach over SPDY: timed out waiting for the client to create streams %s", sorted(wanted))
+    finally:
+        await conn.close()
+    return upgraded.response
 
 
 def _exec_request(q, command: list[str]) -> ExecRequest:

@@ -10,8 +10,9 @@ copies raw bytes both ways, never decoding a WebSocket frame (the agent speaks
 v5/v4.channel.k8s.io, and SPDY/3.1 tunneled in WebSocket for port-forward, what kubectl
 1.32 uses; see docs/streaming.md). Frames from the client arrive masked, as the agent
 expects from a client; the agent's arrive unmasked, as the client expects. A plain SPDY
-upgrade (kubectl's fallback when WebSocket fails) is answered with a Status saying so,
-after the same checks, so a real error (no such container) reaches the user as itself.
+upgrade (kubectl before 1.30 for exec and attach, up to 1.30 for port-forward) is passed
+on the same way: `Upgrade: SPDY/3.1` with the client's X-Stream-Protocol-Version offers,
+the agent's choice back in the 101, then raw bytes.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ SUBRESOURCES = ("log", "exec", "attach", "portforward")
 AGENT_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
 LOG_PARAMS = ("follow", "previous", "tailLines", "sinceSeconds", "sinceTime", "timestamps", "limitBytes")
 PORTFORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+SPDY_UPGRADE = "SPDY/3.1"  # kubectl < 1.30 (exec, attach) and <= 1.30 (port-forward)
 
 
 # === pure checks ===============================================================================
@@ -154,11 +156,11 @@ class PodProxy:
         path = f"/{AGENT_PATHS[subresource]}/{namespace}/{name}"
         if subresource != "portforward":
             path += "/" + resolve_container(pod, request.query.get("container", ""))
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            raise errors.BadRequest(
-                f"pods/{subresource} is served over WebSocket only (kubectl 1.30+); tinykube does not "
-                "support the SPDY upgrade")
-        return await self._relay(request, pod, path)
+        upgrade = request.headers.get("Upgrade", "").lower()
+        if upgrade not in ("websocket", SPDY_UPGRADE.lower()):
+            raise errors.BadRequest(f"pods/{subresource} needs an upgrade of the connection to WebSocket or "
+                                    f"{SPDY_UPGRADE}")
+        return await self._relay(request, pod, path, spdy=upgrade != "websocket")
 
     async def _endpoint(self, pod: dict) -> tuple[str, int]:
         node = (await self.resources.get(self.nodes, "", pod["spec"]["nodeName"])).obj
@@ -199,15 +201,22 @@ class PodProxy:
 
     # --- exec, attach, port-forward ----------------------------------------------------------
 
-    async def _relay(self, request: web.Request, pod: dict, path: str) -> web.StreamResponse:
-        key = request.headers.get("Sec-WebSocket-Key", "")
-        if not valid_websocket_key(key):
-            raise errors.BadRequest(f"invalid Sec-WebSocket-Key {key!r}")
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+    async def _relay(self, request: web.Request, pod: dict, path: str, *, spdy: bool = False) -> web.StreamResponse:
+        """The upgrade passed on to the agent (WebSocket, or SPDY/3.1 for kubectl < 1.30),
+        and once it answered 101, the connection's bytes both ways."""
+        if spdy:
+            key, offered = "", [v.strip() for header in request.headers.getall("X-Stream-Protocol-Version", [])
+                                for v in header.split(",") if v.strip()]
+        else:
+            key = request.headers.get("Sec-WebSocket-Key", "")
+            if not valid_websocket_key(key):
+                raise errors.BadRequest(f"invalid Sec-WebSocket-Key {key!r}")
+            offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         address, port = await self._endpoint(pod)
         target = f"{path}?{urlencode(list(request.query.items()))}" if request.query else path
-        agent = await _AgentConnection.open(self.kubelet, address, port, target, offered)
-        client = web.StreamResponse(status=101, headers=client_handshake_headers(key, agent.protocol))
+        agent = await _AgentConnection.open(self.kubelet, address, port, target, offered, spdy=spdy)
+        headers = spdy_handshake_headers(agent.protocol) if spdy else client_handshake_headers(key, agent.protocol)
+        client = web.StreamResponse(status=101, headers=headers)
         client.force_close()
         try:
             await client.prepare(request)
@@ -246,12 +255,21 @@ def client_handshake_headers(key: str, protocol: str) -> dict:
     return headers
 
 
-def upgrade_request(host: str, target: str, key: str, protocols: list[str]) -> bytes:
-    """The WebSocket upgrade request to the agent (no extensions: frames pass untouched)."""
-    lines = [f"GET {target} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
-             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
-    if protocols:
-        lines.append(f"Sec-WebSocket-Protocol: {', '.join(protocols)}")
+def spdy_handshake_headers(version: str) -> dict:
+    return {"Connection": "Upgrade", "Upgrade": SPDY_UPGRADE, "X-Stream-Protocol-Version": version}
+
+
+def upgrade_request(host: str, target: str, key: str, protocols: list[str], *, spdy: bool = False) -> bytes:
+    """The upgrade request to the agent: WebSocket (no extensions: frames pass untouched),
+    or SPDY/3.1 with one X-Stream-Protocol-Version header per version offered."""
+    lines = [f"GET {target} HTTP/1.1", f"Host: {host}"]
+    if spdy:
+        lines += ["Upgrade: " + SPDY_UPGRADE, "Connection: Upgrade"]
+        lines += [f"X-Stream-Protocol-Version: {p}" for p in protocols]
+    else:
+        lines += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        if protocols:
+            lines.append(f"Sec-WebSocket-Protocol: {', '.join(protocols)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
@@ -312,7 +330,7 @@ class _AgentConnection(asyncio.BufferedProtocol):
 
     @classmethod
     async def open(cls, kubelet: kubelets.KubeletClient, address: str, port: int, target: str,
-                   offered: list[str]) -> "_AgentConnection":
+                   offered: list[str], *, spdy: bool = False) -> "_AgentConnection":
         """The upgraded connection to the agent: on the spare connection when there is one
         (dialed anew if that one died meanwhile), else on a new one."""
         try:
@@ -322,7 +340,7 @@ class _AgentConnection(asyncio.BufferedProtocol):
         except (OSError, TimeoutError) as exc:
             raise errors.ServiceUnavailable(f"error dialing backend: {exc}") from None
         try:
-            return await conn._upgrade(address, port, target, offered)
+            return await conn._upgrade(address, port, target, offered, spdy)
         except errors.ServiceUnavailable:
             if not reused:
                 raise
@@ -330,21 +348,24 @@ class _AgentConnection(asyncio.BufferedProtocol):
             conn, _ = await kubelet.connect(address, port, cls)
         except (OSError, TimeoutError) as exc:
             raise errors.ServiceUnavailable(f"error dialing backend: {exc}") from None
-        return await conn._upgrade(address, port, target, offered)
+        return await conn._upgrade(address, port, target, offered, spdy)
 
-    async def _upgrade(self, address: str, port: int, target: str, offered: list[str]) -> "_AgentConnection":
+    async def _upgrade(self, address: str, port: int, target: str, offered: list[str],
+                       spdy: bool = False) -> "_AgentConnection":
         key = base64.b64encode(os.urandom(16)).decode()
         host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        self.transport.write(upgrade_request(host, target, key, offered))
+        self.transport.write(upgrade_request(host, target, key, offered, spdy=spdy))
         try:
             status, reason, headers = await asyncio.wait_for(asyncio.shield(self.handshake), 30)
         except (ConnectionError, TimeoutError) as exc:
             self.close()
             raise errors.ServiceUnavailable(f"error dialing backend: {exc or 'no answer to the upgrade'}") from None
-        if status != 101 or headers.get("sec-websocket-accept") != websocket_accept(key):
+        accepted = (headers.get("upgrade", "").lower() == SPDY_UPGRADE.lower() if spdy
+                    else headers.get("sec-websocket-accept") == websocket_accept(key))
+        if status != 101 or not accepted:
             self.close()
             raise upgrade_failure(status, reason, bytes(self.buffer))
-        self.protocol = headers.get("sec-websocket-protocol", "")
+        self.protocol = headers.get("x-stream-protocol-version" if spdy else "sec-websocket-protocol", "")
         return self
 
     def start(self, relay: "_Relay") -> None:

@@ -184,11 +184,11 @@ class Tmux:
 
     sessions = 0
 
-    def __init__(self, cluster, command: str):
+    def __init__(self, cluster, command: str, *, kubectl: str = KUBECTL):
         Tmux.sessions += 1  # a server per session: a killed one may still be exiting
         self.cluster, self.tmux = cluster, ["tmux", "-L", f"tkstreams{os.getpid()}-{Tmux.sessions}"]
         subprocess.run([*self.tmux, "new-session", "-d", "-s", "t", "-x", "100", "-y", "30",
-                        f"env KUBECONFIG={cluster.server.kubeconfig} {KUBECTL} {command}; sleep 30"], check=True)
+                        f"env KUBECONFIG={cluster.server.kubeconfig} {kubectl} {command}; sleep 30"], check=True)
 
     def screen(self) -> str:
         return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
@@ -316,3 +316,67 @@ def test_top_shows_a_busy_pod_near_one_core(cluster):
     assert _millicores(nodes, "n1") >= 150, nodes
     pod = cluster.kubectl("top", "pod", "burn", "--containers").stdout
     assert re.search(r"burn\s+app\s+\d+m\s+\d+Mi", pod), pod
+
+
+# --- kubectl before 1.30: the SPDY/3.1 upgrade ------------------------------------------------
+
+OLD_KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.{}"
+
+
+def _old_kubectl(version: str) -> str:
+    path = OLD_KUBECTL.format(version)
+    if not os.path.exists(path):
+        pytest.skip(f"kubectl {version} is not installed at {path}")
+    return path
+
+
+def test_exec_and_attach_of_kubectl_1_29_over_spdy(cluster):
+    kubectl = _old_kubectl("1.29")
+    env = {**os.environ, "KUBECONFIG": cluster.server.kubeconfig}
+
+    def run(*args, **kw):
+        return subprocess.run([kubectl, *args], env=env, capture_output=True, text=True, timeout=60, **kw)
+    failed = run("exec", "ticker", "--", "sh", "-c", "echo out; echo oops >&2; exit 3")
+    assert (failed.returncode, failed.stdout) == (3, "out\n") and "oops" in failed.stderr
+    piped = run("exec", "-i", "ticker", "--", "sh", "-c", "read x; echo got-$x", input="shout\n")
+    assert (piped.returncode, piped.stdout) == (0, "got-shout\n")
+    attach = subprocess.Popen([kubectl, "attach", "ticker"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True, env=env)
+    try:
+        lines = [attach.stdout.readline() for _ in range(2)]
+        assert all(line.startswith("tick ") for line in lines), lines
+    finally:
+        attach.kill()
+        attach.wait()
+    if not shutil.which("tmux"):
+        return
+    term = Tmux(cluster, "exec -it ticker -- sh", kubectl=kubectl)
+    try:
+        term.expect("#", "a shell prompt")
+        term.type_line("stty size")
+        term.expect("30 100", "the terminal size")
+        subprocess.run([*term.tmux, "resize-window", "-t", "t", "-x", "120", "-y", "40"], check=True)
+        term.type_line("clear; stty size")
+        term.expect("40 120", "the new terminal size")
+    finally:
+        term.close()
+
+
+@pytest.mark.parametrize("version", ["1.29", "1.30"])
+def test_port_forward_of_older_kubectl_over_spdy(cluster, version):
+    kubectl = _old_kubectl(version)
+    cluster.wait_for(lambda: cluster.kubectl("exec", "web", "--", "cat", "/www/big.md5", check=False).stdout.strip(),
+                     "the web files")
+    port = _free_port()
+    proc = subprocess.Popen([kubectl, "port-forward", "pod/web", f"{port}:80"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "KUBECONFIG": cluster.server.kubeconfig})
+    try:
+        assert "Forwarding from 127.0.0.1" in proc.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=30) as response:
+            body = response.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/big.md5", timeout=30) as response:
+            assert hashlib.md5(body).hexdigest() == response.read().decode().strip()
+        assert len(body) == 10 * 1024 * 1024
+    finally:
+        proc.kill()
+        proc.wait()
