@@ -77,6 +77,11 @@ class PodInfo:
         self.images = tuple(c.get("image", "") for c in spec.get("containers") or ())
 
 
+def has_pod_affinity(info: PodInfo) -> bool:
+    """Does the pod carry pod affinity or anti-affinity terms (upstream PodsWithAffinity)?"""
+    return bool(info.affinity.get("podAffinity") or info.affinity.get("podAntiAffinity"))
+
+
 def _ready(node: dict) -> bool:
     for condition in (node.get("status") or {}).get("conditions") or ():
         if condition.get("type") == "Ready":
@@ -149,7 +154,7 @@ class NodeInfo:
             self.ports[port] = self.ports.get(port, 0) + sign
             if not self.ports[port]:
                 del self.ports[port]
-        if info.affinity.get("podAffinity") or info.affinity.get("podAntiAffinity"):
+        if has_pod_affinity(info):
             self.affinity_pods += sign
         if sign > 0:
             self.pods[info.key] = info
@@ -220,7 +225,7 @@ class Cache:
         self.pods[info.key] = (info, node_name)
         if info.affinity.get("podAntiAffinity"):
             self.counts["affinity_pods"] += 1
-        if info.affinity.get("podAntiAffinity") or info.affinity.get("podAffinity"):
+        if has_pod_affinity(info):
             self.counts["any_affinity_pods"] += 1
         if info.controller_uid:
             per_node = self.by_controller.setdefault(info.controller_uid, {})
@@ -233,7 +238,7 @@ class Cache:
         info, node_name = entry
         if info.affinity.get("podAntiAffinity"):
             self.counts["affinity_pods"] -= 1
-        if info.affinity.get("podAntiAffinity") or info.affinity.get("podAffinity"):
+        if has_pod_affinity(info):
             self.counts["any_affinity_pods"] -= 1
         per_node = self.by_controller.get(info.controller_uid)
         if per_node is not None and node_name in per_node:

@@ -18,8 +18,9 @@ status.nominatedNodeName and retries it when the victims are gone.
 
 PodDisruptionBudgets count as upstream: on each node the victims whose eviction would take
 a budget below zero allowed disruptions are reprieved first, and the node with the fewest
-such violations is chosen first; a budget never forbids preemption. Pods nominated to a node hold its room against
-pods of lower or equal priority (`reserve`, upstream's addNominatedPods) while they wait;
+such violations is chosen first; a budget never forbids preemption. Pods nominated to a
+node hold its room against pods of lower or equal priority (`reserve`, upstream's
+addNominatedPods) while they wait;
 unlike upstream, filters are not run a second time without them, and the candidate
 walk starts at the first node rather than at a random offset.
 """
@@ -115,23 +116,42 @@ class _Removed:
         self.pods = []
 
 
-def pdb_violations(pods: list[PodInfo], pdbs: list[dict]) -> set[str]:
+@dataclass(frozen=True)
+class Budget:
+    """What preemption needs of a PodDisruptionBudget, its selector parsed once."""
+
+    namespace: str
+    selector: LabelSelector
+    allowed: int
+    disrupted: frozenset
+
+
+def budgets(pdbs: list[dict]) -> list[Budget]:
+    """The budgets that can match a pod: a budget with an empty or invalid selector
+    matches nothing here (as upstream's scheduler)."""
+    out = []
+    for pdb in pdbs:
+        selector = _pdb_selector(pdb)
+        if selector is not None:
+            status = pdb.get("status") or {}
+            out.append(Budget((pdb.get("metadata") or {}).get("namespace", ""), selector,
+                              status.get("disruptionsAllowed") or 0, frozenset(status.get("disruptedPods") or ())))
+    return out
+
+
+def pdb_violations(pods: list[PodInfo], budgets: list[Budget]) -> set[str]:
     """Upstream filterPodsWithPDBViolation: the keys of the pods (most important first)
     whose eviction would take a matching PodDisruptionBudget below zero allowed
     disruptions, counting the ones before them. A pod already in a budget's disruptedPods
-    was counted by the eviction API and is not counted again; a budget with an empty or
-    invalid selector matches nothing here (as upstream's scheduler)."""
-    allowed = [(pdb.get("status") or {}).get("disruptionsAllowed") or 0 for pdb in pdbs]
-    selectors = [_pdb_selector(pdb) for pdb in pdbs]
+    was counted by the eviction API and is not counted again."""
+    allowed = [b.allowed for b in budgets]
     violating = set()
     for info in pods:
         if not info.labels:
             continue
-        for i, pdb in enumerate(pdbs):
-            selector = selectors[i]
-            if ((pdb.get("metadata") or {}).get("namespace") != info.namespace or selector is None
-                    or not selector.matches(info.labels)
-                    or info.name in ((pdb.get("status") or {}).get("disruptedPods") or {})):
+        for i, budget in enumerate(budgets):
+            if (budget.namespace != info.namespace or not budget.selector.matches(info.labels)
+                    or info.name in budget.disrupted):
                 continue
             allowed[i] -= 1
             if allowed[i] < 0:
@@ -151,7 +171,7 @@ def _pdb_selector(pdb: dict) -> LabelSelector | None:
 
 
 def select_victims(framework, pod: PodInfo, cache: Cache, node,
-                   pdbs: list[dict] = ()) -> tuple[list[PodInfo], int, tuple[str, ...]]:
+                   pdbs: list[Budget] = ()) -> tuple[list[PodInfo], int, tuple[str, ...]]:
     """Upstream SelectVictimsOnNode: (victims, how many of them violate a
     PodDisruptionBudget, ()) or ([], 0, why the node cannot help). Pods whose eviction
     would violate a budget are reprieved first."""
@@ -166,7 +186,7 @@ def select_victims(framework, pod: PodInfo, cache: Cache, node,
         if reasons:
             return [], 0, reasons
         ordered = more_important_first(lower)
-        violating = pdb_violations(ordered, list(pdbs)) if pdbs else set()
+        violating = pdb_violations(ordered, pdbs) if pdbs else set()
         victims, violations = [], 0
         # reprieve as many as fit beside the pod: budget-violating ones first
         for p in [p for p in ordered if p.key in violating] + [p for p in ordered if p.key not in violating]:
@@ -257,7 +277,7 @@ class Preemption:
         candidates: dict[str, list[PodInfo]] = {}
         violations: dict[str, int] = {}
         want = num_candidates(len(potential))
-        pdbs = self.pdbs()
+        pdbs = budgets(self.pdbs())  # parsed once for every candidate node
         for node in potential:
             victims, violating, reasons = select_victims(framework, pod, cache, node, pdbs)
             if reasons:

@@ -6,7 +6,7 @@ from tinykube.scheduler.cache import PodInfo
 from tinykube.scheduler.config import SchedulerConfig, instantiate
 from tinykube.scheduler.framework import Framework
 from tinykube.scheduler.messages import fit_error
-from tinykube.scheduler.preemption import Preemption, pdb_violations, pick_one_node
+from tinykube.scheduler.preemption import Preemption, budgets, pdb_violations, pick_one_node
 from tests.unit.scheduler.helpers import cache_with, node, pod
 
 
@@ -175,14 +175,15 @@ def pdb(name: str, labels: dict, allowed: int, disrupted: dict | None = None, ns
 
 def test_pdb_violations_count_down_each_budget_in_order():
     pods = [PodInfo(prio(f"w{i}", 1, "1", labels={"app": "web"})) for i in range(3)]
-    assert pdb_violations(pods, [pdb("web", {"app": "web"}, 1)]) == {"default/w1", "default/w2"}
+    assert pdb_violations(pods, budgets([pdb("web", {"app": "web"}, 1)])) == {"default/w1", "default/w2"}
     # already counted by the eviction API: not counted again
-    assert pdb_violations(pods, [pdb("web", {"app": "web"}, 1, {"w0": "2026-01-01T00:00:00Z"})]) == {"default/w2"}
+    disrupted = pdb("web", {"app": "web"}, 1, {"w0": "2026-01-01T00:00:00Z"})
+    assert pdb_violations(pods, budgets([disrupted])) == {"default/w2"}
     # other namespaces, empty selectors and pods without labels match nothing
-    assert pdb_violations(pods, [pdb("web", {"app": "web"}, 0, ns="other")]) == set()
-    assert pdb_violations(pods, [{"metadata": {"name": "all", "namespace": "default"},
-                                  "spec": {"selector": {}}, "status": {"disruptionsAllowed": 0}}]) == set()
-    assert pdb_violations([PodInfo(prio("bare", 1, "1"))], [pdb("web", {}, 0)]) == set()
+    assert pdb_violations(pods, budgets([pdb("web", {"app": "web"}, 0, ns="other")])) == set()
+    assert pdb_violations(pods, budgets([{"metadata": {"name": "all", "namespace": "default"},
+                                          "spec": {"selector": {}}, "status": {"disruptionsAllowed": 0}}])) == set()
+    assert pdb_violations([PodInfo(prio("bare", 1, "1"))], budgets([pdb("web", {}, 0)])) == set()
 
 
 def test_preemption_prefers_the_node_whose_victims_violate_no_budget():

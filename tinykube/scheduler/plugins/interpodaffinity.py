@@ -21,6 +21,7 @@ matched by the pod.
 from __future__ import annotations
 
 from tinykube.api.selectors import LabelSelector, label_selector_from_dict
+from tinykube.scheduler.cache import has_pod_affinity
 from tinykube.scheduler.framework import CycleState
 from tinykube.scheduler.plugins import normalize
 
@@ -60,13 +61,6 @@ class AffinityTerm:
                 self.namespace_selector is not None and self.namespace_selector.matches(namespace_labels or {})):
             return self.selector.matches(pod.labels)
         return False
-
-
-def term_matches_pod(term: dict, owner_namespace: str, pod, namespaces: dict[str, dict] | None = None) -> bool:
-    """Does `pod` (a PodInfo) match an affinity term written in owner_namespace?
-    namespaces: Namespace name -> labels, for namespaceSelector."""
-    ns_labels = (namespaces or {}).get(pod.namespace, {})
-    return AffinityTerm(term, owner_namespace).matches(pod, ns_labels)
 
 
 def _terms(affinity: dict, kind: str, when: str) -> list:
@@ -167,7 +161,7 @@ class InterPodAffinity:
             if not node.labels or not (preferred or node.affinity_pods):
                 continue
             for existing in node.pods.values():
-                if preferred or _has_pod_affinity(existing):
+                if preferred or has_pod_affinity(existing):
                     self._add_existing(topology, preferred, existing, node.labels, pod, ns_labels)
         if not topology:
             return None
@@ -192,7 +186,7 @@ class InterPodAffinity:
         for weight, term in preferred:
             if term.topology_key in labels and term.matches(existing):
                 _add(topology, term.topology_key, labels, weight)
-        if not _has_pod_affinity(existing):
+        if not has_pod_affinity(existing):
             return
         theirs = [(self.hard_pod_affinity_weight, t) for t in _terms(existing.affinity, "podAffinity", REQUIRED)
                   ] if self.hard_pod_affinity_weight > 0 else []
@@ -203,10 +197,6 @@ class InterPodAffinity:
             key = raw.get("topologyKey", "")
             if key in labels and AffinityTerm(raw, existing.namespace).matches(pod, ns_labels):
                 _add(topology, key, labels, weight)
-
-
-def _has_pod_affinity(info) -> bool:
-    return bool(info.affinity.get("podAffinity") or info.affinity.get("podAntiAffinity"))
 
 
 def _add(topology: dict[str, dict[str, int]], key: str, labels: dict, weight: int) -> None:
