@@ -258,7 +258,7 @@ def format_selector(selector: dict | None) -> str:
 
 
 def _group(api_version: str) -> str:
-    return api_version.rpartition("/")[0] if "/" in api_version else ""
+    return api_version.rpartition("/")[0]  # "" for the core group's "v1"
 
 
 # --- shell ----------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ from tinykube.api.registry import REGISTRY
 from tinykube.client import split_key
 from tinykube.controllers.base import Controller, ControllerContext
 from tinykube.controllers.endpointslice import (
-    HEADLESS, PODS, SERVICES, is_pod_ready, managed, pod_ip, resolved_ports, selects, should_be_in_endpoints,
+    HEADLESS, PODS, SERVICES, managed, pod_ip, resolved_ports, selects, should_be_in_endpoints,
     should_set_hostname, target_ref,
 )
+from tinykube.controllers.podutil import is_pod_ready
 
 ENDPOINTS = REGISTRY.by_plural("", "v1", "endpoints")
 

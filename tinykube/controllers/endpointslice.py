@@ -22,6 +22,7 @@ from tinykube.api import errors
 from tinykube.api.registry import REGISTRY
 from tinykube.client import split_key
 from tinykube.controllers.base import Controller, ControllerContext
+from tinykube.controllers.podutil import is_pod_ready
 
 SERVICES = REGISTRY.by_plural("", "v1", "services")
 PODS = REGISTRY.by_plural("", "v1", "pods")
@@ -34,11 +35,6 @@ MAX_ENDPOINTS = 100  # --max-endpoints-per-slice default
 
 
 # --- pure rules shared with the Endpoints controller ------------------------------------------
-
-
-def is_pod_ready(pod: dict) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def pod_ip(pod: dict) -> str:
