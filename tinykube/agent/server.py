@@ -159,16 +159,16 @@ class KubeletServer:
         command = q.getall("command", [])
         if not command:
             raise _status(400, "BadRequest", "you must specify at least 1 command")
-        runc = self.agent.ctx.runc
+        runc, wanted = self.agent.ctx.runc, _exec_request(q, command)
 
         def session(ws):
             return ExecSession(ws, runc=runc.binary, root=str(runc.root), container_id=str(instance),
-                               bundle=worker.dirs.bundle(instance), request=_exec_request(q, command),
+                               bundle=worker.dirs.bundle(instance), request=wanted,
                                scratch_dir=str(runc.monitor_dir(str(instance))))
         if spdyconn.is_spdy_upgrade(request):
-            r = _exec_request(q, command)
             return await _over_spdy(request, spdyconn.expected_streams(
-                stdin=r.stdin, stdout=r.stdout, stderr=r.stderr, tty=r.tty), lambda conn: session(conn).run())
+                stdin=wanted.stdin, stdout=wanted.stdout, stderr=wanted.stderr, tty=wanted.tty),
+                lambda conn: session(conn).run())
         ws = await _accept_channels(request)
         try:
             await session(ws).run()
@@ -243,25 +243,23 @@ class KubeletServer:
 
     async def _port_forward_spdy(self, request: web.Request, worker) -> web.StreamResponse:
         """The same SPDY session on the upgraded connection itself (kubectl <= 1.30)."""
-        sessions: list[PortForwardSession] = []
-
-        def feed(data: bytes) -> None:
+        def feed(data: bytes) -> None:  # bytes only arrive once `session` below exists
             try:
-                for frame in sessions[0].reader.feed(data):
-                    sessions[0].on_frame(frame)
+                for frame in session.reader.feed(data):
+                    session.on_frame(frame)
             except spdy.ProtocolError:
                 upgraded.close()
         upgraded = await spdyconn.accept_upgrade(request, spdyconn.PORTFORWARD_VERSIONS, feed)
         if upgraded is None:
             raise _status(400, "BadRequest", "port-forward over SPDY needs X-Stream-Protocol-Version "
                                              "portforward.k8s.io")
-        sessions.append(PortForwardSession(
+        session = PortForwardSession(
             write=upgraded.write, writing_paused=lambda: upgraded.writing_paused, drain=upgraded.drain,
-            connect=self._pod_connector(worker), pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid))
+            connect=self._pod_connector(worker), pod_name=worker.pod["metadata"]["name"], pod_uid=worker.uid)
         try:
             await upgraded.incoming.ended
         finally:
-            await sessions[0].close()
+            await session.close()
             upgraded.close()
         return upgraded.response
 

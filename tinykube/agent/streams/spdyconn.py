@@ -32,6 +32,7 @@ PORTFORWARD_VERSIONS = ("portforward.k8s.io",)
 STREAM_CREATION_TIMEOUT = 30.0  # the kubelet's streamCreationTimeout default
 STREAM_CHANNELS = {"stdin": channels.STDIN, "stdout": channels.STDOUT, "stderr": channels.STDERR,
                    "error": channels.ERROR, "resize": channels.RESIZE}
+CHANNEL_STREAMS = {channel: kind for kind, channel in STREAM_CHANNELS.items()}
 
 
 def is_spdy_upgrade(request: web.Request) -> bool:
@@ -195,8 +196,8 @@ class SpdyChannels:
         message = channels.decode(data)
         if message is None or self.closed:
             return
-        kind = next((k for k, c in STREAM_CHANNELS.items() if c == message.channel), None)
-        stream_id = self.streams.get(kind or "")
+        kind = CHANNEL_STREAMS.get(message.channel, "")
+        stream_id = self.streams.get(kind)
         if stream_id is None:
             return
         fin = message.channel == channels.ERROR  # the Status is the error stream's last word
