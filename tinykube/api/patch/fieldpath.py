@@ -207,7 +207,9 @@ class FieldSet:
             out.insert(path)
         return out
 
-    def insert(self, path) -> None:
+    def insert(self, path, below: "FieldSet | None" = None) -> None:
+        """Add `path`; with `below`, also every path of `below` under it (the subtree
+        grafted, merged with what is there)."""
         node = self
         for pe in path[:-1]:
             child = node.children.get(pe)
@@ -215,7 +217,14 @@ class FieldSet:
                 child = node.children[pe] = FieldSet()
             node = child
         if path:
-            node.members.add(path[-1])
+            last = path[-1]
+            node.members.add(last)
+            if below is not None:
+                node.children[last] = node.children[last].union(below) if last in node.children else below
+        elif below is not None:
+            node.members |= below.members
+            for pe, child in below.children.items():
+                node.children[pe] = node.children[pe].union(child) if pe in node.children else child
 
     def has(self, path) -> bool:
         node = self

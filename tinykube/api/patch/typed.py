@@ -281,23 +281,7 @@ def _one_sided(value, t: TypeNode, path: tuple, into: FieldSet) -> None:
 
     The same walk, in the same order, building the subtree below `path` directly
     instead of inserting each path from the root."""
-    below = _subtree(value, t)
-    if not path:
-        if below is not None:
-            into.members |= below.members
-            for pe, child in below.children.items():
-                into.children[pe] = into.children[pe].union(child) if pe in into.children else child
-        return
-    node = into
-    for pe in path[:-1]:
-        child = node.children.get(pe)
-        if child is None:
-            child = node.children[pe] = FieldSet()
-        node = child
-    last = path[-1]
-    node.members.add(last)
-    if below is not None:
-        node.children[last] = node.children[last].union(below) if last in node.children else below
+    into.insert(path, _subtree(value, t))
 
 
 def _subtree(value, t: TypeNode) -> FieldSet | None:
