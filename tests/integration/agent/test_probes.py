@@ -258,15 +258,21 @@ def _numbers(path: str) -> list[int]:
 
 def _log_snapshot(cluster) -> tuple[list[str], list[list[int]]] | None:
     """The chatty pod's log files (current first, then rotated oldest first) and their
-    line numbers, once the oldest lines were deleted; None while not yet, or when a
-    rotation moved a file while we read."""
+    line numbers, once the oldest lines were deleted and a kept file compressed; None while
+    not yet, or when a rotation step ran while we read (the agent passes through states
+    such as "oldest .gz removed, next one not yet compressed", which are not the result)."""
     files = _log_files(cluster, "chatty")
-    ordered = sorted(files[1:]) + files[:1]
     try:
-        numbers = [_numbers(f) for f in ordered]
+        # the current file first: the writer appends to a just-renamed file until it
+        # reopens, and 0.log does not exist before that, so reading it first never skips lines
+        current = _numbers(files[0]) if files else []
+        rotated = [_numbers(f) for f in sorted(files[1:])]
     except (OSError, EOFError):
         return None
-    if len(files) < 2 or not numbers[0] or numbers[0][0] == 1:
+    if _log_files(cluster, "chatty") != files or any(f + ".gz" in files for f in files):
+        return None  # a step ran while we read, or a file is half-way through its gzip
+    numbers = rotated + [current]
+    if len(files) < 2 or not any(f.endswith(".gz") for f in files[1:]) or numbers[0][:1] in ([], [1]):
         return None
     return files, numbers
 
