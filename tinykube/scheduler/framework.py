@@ -20,7 +20,7 @@ from __future__ import annotations
 import operator
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, ContextManager, Protocol
 
 from tinykube.scheduler.cache import Cache, NodeInfo, PodInfo
 
@@ -30,6 +30,7 @@ MAX_NODE_SCORE = 100
 
 Reasons = str | tuple[str, ...] | None
 Check = Callable[[NodeInfo], Reasons]
+Hold = Callable[[], ContextManager[set[str]]]
 
 
 class Unschedulable(Exception):
@@ -118,28 +119,67 @@ class Framework:
         self.percentage = percentage_of_nodes_to_score
         self.next_start = 0
 
-    def schedule(self, pod: PodInfo, cache: Cache) -> ScheduleResult:
-        """Choose a node for pod, or say why none fits (pure w.r.t. the cache)."""
+    def schedule(self, pod: PodInfo, cache: Cache, hold: Hold | None = None) -> ScheduleResult:
+        """Choose a node for pod, or say why none fits (pure w.r.t. the cache).
+
+        `hold()`, when given, places the pods nominated to nodes (of the pod's priority or
+        higher) in the cache for the filters and yields the names of those nodes (upstream
+        RunFilterPluginsWithNominatedPods): a node they occupy must fit the pod with them
+        and, as it may yet be without them (a nominated pod can go elsewhere), without
+        them too. PreFilter and the scores see the cluster without them, as upstream."""
         nodes = cache.node_list
         diagnosis = Diagnosis(len(nodes))
         if not nodes:
             return ScheduleResult(diagnosis=diagnosis)
         state = CycleState(pod, cache)
-        checks: list[tuple[object, Check]] = []
         try:
-            for plugin in self.filters:
-                check = plugin.pre_filter(state)
-                if check is not None:
-                    checks.append((plugin, check))
+            checks = self._pre_filter(state)
         except Unschedulable as exc:
-            diagnosis.pre_filter_msg, diagnosis.unresolvable_all = exc.message, exc.unresolvable
-            return ScheduleResult(diagnosis=diagnosis)
-        feasible = self._find_feasible(state, checks, diagnosis)
+            return self._rejected(exc, diagnosis)
+        if hold is None:
+            feasible = self._find_feasible(state, checks, diagnosis)
+        else:
+            feasible = self._find_feasible_holding(hold, state, checks, diagnosis)
         if not feasible:
             return ScheduleResult(evaluated=len(diagnosis.node_failures), diagnosis=diagnosis)
         best = self._select(state, feasible)
         return ScheduleResult(node=best.name, evaluated=len(feasible) + len(diagnosis.node_failures),
                               feasible=len(feasible))
+
+    def _pre_filter(self, state: CycleState) -> list[tuple[object, Check]]:
+        """Every filter plugin's check for this pod (raises Unschedulable)."""
+        checks: list[tuple[object, Check]] = []
+        for plugin in self.filters:
+            check = plugin.pre_filter(state)
+            if check is not None:
+                checks.append((plugin, check))
+        return checks
+
+    @staticmethod
+    def _rejected(exc: Unschedulable, diagnosis: Diagnosis) -> ScheduleResult:
+        diagnosis.pre_filter_msg, diagnosis.unresolvable_all = exc.message, exc.unresolvable
+        return ScheduleResult(diagnosis=diagnosis)
+
+    def _find_feasible_holding(self, hold: Hold, state: CycleState, checks, diagnosis: Diagnosis) -> list[NodeInfo]:
+        """_find_feasible with the nominated pods in place, then the nodes they occupy
+        filtered again without them; the first failure is the node's reason."""
+        with hold() as hosts:
+            if not hosts:
+                return self._find_feasible(state, checks, diagnosis)
+            held = CycleState(state.pod, state.cache)
+            try:
+                held_checks = self._pre_filter(held)
+            except Unschedulable as exc:
+                self._rejected(exc, diagnosis)
+                return []
+            feasible = self._find_feasible(held, held_checks, diagnosis)
+        kept = []
+        for node in feasible:
+            if node.name in hosts and any(check(node) for _, check in checks):
+                self._record_failure(node, checks, diagnosis.node_failures)
+            else:
+                kept.append(node)
+        return kept
 
     def _candidates(self, state: CycleState, diagnosis: Diagnosis) -> list[NodeInfo]:
         nodes = state.cache.node_list

@@ -8,7 +8,8 @@ which it changes only for the dry run and restores):
 3. dry run per node (upstream SelectVictimsOnNode): remove every lower-priority pod; if
    the pod then fits, add them back most important first (higher priority, then earlier
    start) and keep out only those it cannot fit beside: the victims. The first
-   max(10% of the potential nodes, 100) nodes that work are the candidates;
+   max(10% of the potential nodes, 100) nodes that work, from a random one on, are the
+   candidates;
 4. the node (upstream pickOneNodeForPreemption): lowest highest-victim priority, then
    lowest sum of victim priorities, then fewest victims, then the latest start among its
    highest-priority victims, then the first.
@@ -20,17 +21,18 @@ PodDisruptionBudgets count as upstream: on each node the victims whose eviction 
 a budget below zero allowed disruptions are reprieved first, and the node with the fewest
 such violations is chosen first; a budget never forbids preemption. Pods nominated to a
 node hold its room against pods of lower or equal priority (`reserve`, upstream's
-addNominatedPods) while they wait;
-unlike upstream, filters are not run a second time without them, and the candidate
-walk starts at the first node rather than at a random offset.
+addNominatedPods) while they wait; a node they occupy must also fit the pod without them
+(`Framework.schedule`'s hold); unlike upstream, the victims' dry run filters only with them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
+import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from tinykube.api import errors
 from tinykube.api.selectors import LabelSelector, label_selector_from_dict
@@ -223,9 +225,10 @@ def pick_one_node(candidates: dict[str, list[PodInfo]], violations: dict[str, in
 class Preemption:
     name = "DefaultPreemption"
 
-    def __init__(self, pdbs: Callable[[], list[dict]] = list):
+    def __init__(self, pdbs: Callable[[], list[dict]] = list, rng: random.Random | None = None):
         self.nominated: dict[str, tuple[PodInfo, str]] = {}  # pod key -> (pod, node) until bound or deleted
         self.pdbs = pdbs  # the PodDisruptionBudgets now (the scheduler's informer cache)
+        self.rng = rng or random.Random()
 
     def forget(self, key: str) -> None:
         self.nominated.pop(key, None)
@@ -261,6 +264,15 @@ class Preemption:
         for key in placed:
             cache._unplace(key)
 
+    @contextlib.contextmanager
+    def holding(self, pod: PodInfo, cache: Cache) -> Iterator[set[str]]:
+        """reserve() for the length of a `with`; yields the nodes that hold pods for it."""
+        placed = self.reserve(pod, cache)
+        try:
+            yield {self.nominated[key][1] for key in placed}
+        finally:
+            self.release(cache, placed)
+
     def preempt(self, pod: PodInfo, cache: Cache, framework, diagnosis: Diagnosis) -> Outcome:
         spec, status = pod.spec, pod.pod.get("status") or {}
         if (spec.get("preemptionPolicy") or "PreemptLowerPriority") == "Never":
@@ -278,7 +290,10 @@ class Preemption:
         violations: dict[str, int] = {}
         want = num_candidates(len(potential))
         pdbs = budgets(self.pdbs())  # parsed once for every candidate node
-        for node in potential:
+        # from a random node on (upstream GetOffsetAndNumCandidates), so that the same
+        # first nodes do not lose their pods to every preemptor
+        offset = self.rng.randrange(len(potential)) if potential else 0
+        for node in potential[offset:] + potential[:offset]:
             victims, violating, reasons = select_victims(framework, pod, cache, node, pdbs)
             if reasons:
                 statuses[node.name] = reasons

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import os
 import socket
@@ -266,14 +267,13 @@ class Scheduler:
         info = PodInfo(pod)
         cycle = self.queue.scheduling_cycle
         started = time.perf_counter()
-        placed = self.preemption.reserve(info, self.cache)  # nominated pods hold their room
-        try:
-            result = self.framework.schedule(info, self.cache)
-            # upstream PostFilter: preemption, for a pod that fits nowhere
-            outcome = None if result.node else self.preemption.preempt(info, self.cache, self.framework,
-                                                                       result.diagnosis)
-        finally:
-            self.preemption.release(self.cache, placed)
+        # nominated pods hold their room (only a pod's own nomination, mostly: skip the hold)
+        hold = functools.partial(self.preemption.holding, info, self.cache) if self._others_nominated(qp.key) else None
+        result = self.framework.schedule(info, self.cache, hold)
+        outcome = None
+        if not result.node:  # upstream PostFilter: preemption, for a pod that fits nowhere
+            with self.preemption.holding(info, self.cache):
+                outcome = self.preemption.preempt(info, self.cache, self.framework, result.diagnosis)
         self.stats["cycle_seconds"] += time.perf_counter() - started
         self.stats["cycles"] += 1
         if result.node:
@@ -295,6 +295,10 @@ class Scheduler:
         nominate = outcome.node if outcome.node != (pod.get("status") or {}).get("nominatedNodeName") else ""
         if condition_differs(pod, message) or nominate:
             self._spawn(self._set_unschedulable(pod, message, nominate))
+
+    def _others_nominated(self, key: str) -> bool:
+        nominated = self.preemption.nominated
+        return len(nominated) > 1 or (bool(nominated) and key not in nominated)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
