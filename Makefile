@@ -5,7 +5,7 @@ DATA_DIR ?= /var/lib/tinykube
 PORT ?= 6443
 VENV := .venv
 
-.PHONY: up test deps bench lint unit e2e clean
+.PHONY: up down test deps bench lint unit e2e clean
 
 deps:
 	@scripts/install-deps.sh
@@ -14,6 +14,10 @@ up: deps
 	@# no registry may be reachable: the examples' busybox:1.36, made from Debian's busybox-static
 	$(VENV)/bin/tinykube image busybox --if-missing --data-dir $(DATA_DIR)
 	$(VENV)/bin/tinykube up --data-dir $(DATA_DIR) --port $(PORT)
+
+# after stopping `make up`: stop its pods, remove its network (the objects are kept)
+down:
+	$(VENV)/bin/tinykube down --data-dir $(DATA_DIR)
 
 test: deps lint
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests

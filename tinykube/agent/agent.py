@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from tinykube.agent import dnsconfig
 from tinykube.agent import node as nodes
-from tinykube.agent.containers import InstanceId
 from tinykube.agent.heartbeat import NodeHeartbeat
 from tinykube.agent.images import ImageManager, ImageService
 from tinykube.agent.network import NetworkSettings, NodeNetwork
-from tinykube.agent.pods import NodeContext, PodWorker
-from tinykube.agent.runtime import Cgroups, Runc, Sandbox
+from tinykube.agent.pods import NodeContext, PodWorker, pods_on_node, remove_orphan
+from tinykube.agent.runtime import Cgroups, Runc
 from tinykube.agent.runtime.hostinfo import probe_runtime_config
 from tinykube.agent.server import ADDRESS_ANNOTATION, KubeletServer
+from tinykube.agent.teardown import NodeLock
 from tinykube.client import EventRecorder, Informer
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,12 @@ class Agent:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
+        # one agent per data dir; `tinykube down` waits for none to run
+        with NodeLock(self.config.data_dir):
+            await self._run()
+
+    async def _run(self) -> None:
         cfg = self.config
-        os.makedirs(cfg.data_dir, exist_ok=True)
         client = cfg.client
         facts = nodes.machine_facts(cfg.data_dir)
         kubelet = KubeletServer(self, address=cfg.kubelet_address or self.node_ip, port=cfg.kubelet_port,
@@ -144,14 +148,9 @@ class Agent:
 
     async def _clean_orphans(self, live_uids: set[str]) -> None:
         """Pods deleted while the agent was down: stop and remove what they left."""
-        uids = {i.pod_uid for i in (InstanceId.parse(x) for x in self.ctx.runc.ids()) if i}
-        uids |= set(Sandbox.ids(self.ctx.sandboxes_dir))
-        for uid in uids - live_uids:
+        for uid in pods_on_node(self.ctx) - live_uids:
             log.info("cleaning up pod %s, deleted while the agent was away", uid)
-            orphan = {"metadata": {"uid": uid, "name": uid, "namespace": ""}, "spec": {}}
-            worker = PodWorker(self.ctx, orphan)
-            worker.pod = None
-            await worker.terminate()
+            await remove_orphan(self.ctx, uid)
 
 
 def _host_resolv_conf() -> str:

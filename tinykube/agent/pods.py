@@ -594,6 +594,20 @@ class PodWorker:
             pass
 
 
+def pods_on_node(ctx: NodeContext) -> set[str]:
+    """The UIDs of the pods with containers or a sandbox on this node."""
+    uids = {i.pod_uid for i in (ctr.InstanceId.parse(x) for x in ctx.runc.ids()) if i}
+    return uids | set(Sandbox.ids(ctx.sandboxes_dir))
+
+
+async def remove_orphan(ctx: NodeContext, uid: str) -> None:
+    """Stop and remove what a pod without an API object left (deleted while the agent
+    was away, or a node torn down): the orphan's short grace, no events."""
+    worker = PodWorker(ctx, {"metadata": {"uid": uid, "name": uid, "namespace": ""}, "spec": {}})
+    worker.pod = None
+    await worker.terminate()
+
+
 # === helpers ==============================================================================
 
 

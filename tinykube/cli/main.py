@@ -3,6 +3,7 @@
   tinykube server --data-dir DIR [--port N]   the control plane (API server + storage)
   tinykube up     [--data-dir DIR] [--port N] the whole cluster in one process
   tinykube agent  --server URL --token T [--ca-file F] --data-dir DIR   a node agent
+  tinykube down   [--data-dir DIR]            stop a stopped node's pods, remove its network
   tinykube scheduler --kubeconfig F            the scheduler in its own process
   tinykube controller-manager --kubeconfig F   the controllers in their own process
   tinykube image import FILE | ls | rm REF | pull REF [--data-dir DIR]
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "agent":
         return _run_agent(args)
+    if args.command == "down":
+        return _run_loop(_down(args))
     if problem := _check_scheduler_config(args):
         print(f"tinykube {args.command}: {problem}", file=sys.stderr)
         return 2
@@ -85,6 +88,17 @@ def _parser() -> argparse.ArgumentParser:
                          "(DATA/kubeconfig.yaml of `tinykube server`)")
         cmd.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help=argparse.SUPPRESS)
         (_scheduler_flags if name == "scheduler" else _controller_manager_flags)(cmd)
+    down = sub.add_parser("down", help="after `up` or `agent` stopped: stop the node's pods and remove "
+                                       "its network (k3s-killall); the cluster's objects are kept")
+    down.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    for flag, default, text in (("--bridge", "tinykube0", "the pod bridge's name"),
+                                ("--pod-cidr", "10.42.0.0/24", "this node's pod addresses"),
+                                ("--cluster-cidr", "10.42.0.0/16", "every node's pod CIDR lies in it"),
+                                ("--service-cidr", "10.43.0.0/16", "the ClusterIP range"),
+                                ("--host-netns", "", "the network namespace the node's pods were attached in"),
+                                ("--proxy-table", "tinykube", "the service proxy's nftables table"),
+                                ("--dns-interface", "tinykube-dns", "the cluster DNS address's interface")):
+        down.add_argument(flag, default=default, help=f"{text} (as given to `up`/`agent`)")
     sub.add_parser("image", help="import, list, remove or pull images in the node's store")
     sub.add_parser("version", help="print the version")
     return parser
@@ -212,6 +226,34 @@ def _run_agent(args) -> int:
             await _until_signal(gctune.run(), *(factory(client, args, data_dir) for _, factory in _node_side(args)))
 
     return _run_loop(serve())
+
+
+async def _down(args) -> None:
+    """`tinykube down`: what a stopped node left (its pods, their network, the node's
+    routes, tables, bridge and interfaces); the service proxy and cluster DNS remove their
+    own at a clean stop, and are removed here too in case the process was killed."""
+    from tinykube.agent.network import NetworkSettings
+    from tinykube.agent.teardown import NodeBusy, tear_down
+    from tinykube.dns.server import remove_dns_interface
+    from tinykube.proxy.nft import Host, NodeSetup
+
+    data_dir = os.path.abspath(args.data_dir)
+    settings = NetworkSettings(data_dir, pod_cidr=args.pod_cidr, cluster_cidr=args.cluster_cidr,
+                               service_cidr=args.service_cidr, host_netns=args.host_netns, bridge=args.bridge)
+    try:
+        report = await tear_down(settings)
+    except NodeBusy as exc:
+        raise SystemExit(f"tinykube down: {exc}") from None
+    await NodeSetup(Host(args.host_netns), table=args.proxy_table, service_cidr=args.service_cidr).remove()
+    await remove_dns_interface(args.host_netns, args.dns_interface)
+    print(f"tinykube down: {len(report.pods)} pod(s) stopped and removed"
+          + (f", bridge {args.bridge} deleted" if report.bridge else "")
+          + "; routes, nftables tables and interfaces removed. The objects stay in "
+          + f"{data_dir}: the next `tinykube up` starts the pods again.")
+    for problem in report.problems:
+        print(f"tinykube down: could not remove {problem}", file=sys.stderr)
+    if report.problems:
+        raise SystemExit(1)
 
 
 def _run_loop(main) -> int:
