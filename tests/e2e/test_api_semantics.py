@@ -313,6 +313,23 @@ def test_acknowledged_writes_survive_kill_9(tmp_path_factory):
         server.stop()
 
 
+def test_a_restarted_server_keeps_its_system_services_without_errors(tmp_path_factory):
+    server = start_server(tmp_path_factory)
+    try:
+        core = client.CoreV1Api(server.client())
+        before = {s.metadata.name: s.spec.cluster_ip for s in core.list_service_for_all_namespaces().items}
+        server.stop()
+        server.start()
+        core = client.CoreV1Api(server.client())
+        after = {s.metadata.name: s.spec.cluster_ip for s in core.list_service_for_all_namespaces().items}
+        with open(server.log_path) as f:
+            log = f.read()
+        assert before == after == {"kubernetes": "10.43.0.1", "kube-dns": "10.43.0.10"}
+        assert "cannot create Service" not in log and " ERROR " not in log, log
+    finally:
+        server.stop()
+
+
 def test_delete_collection_by_label(core):
     n = make_ns(core, "collection")
     for name, tier in (("a", "web"), ("b", "web"), ("c", "db")):

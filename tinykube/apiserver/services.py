@@ -88,6 +88,13 @@ async def ensure_services(resources: Resources, *, kubernetes_ip: str, dns_ip: s
     for rt_obj in (kubernetes_service(kubernetes_ip, port), kube_dns_service(dns_ip)):
         md = rt_obj["metadata"]
         try:
+            # looked up first: creating it again would fail on its address (allocated to
+            # itself) before the name, and say so as an error at every restart
+            await resources.get(SERVICES, md["namespace"], md["name"])
+            continue
+        except errors.NotFound:
+            pass
+        try:
             await resources.create(SERVICES, md["namespace"], rt_obj, _system())
         except errors.AlreadyExists:
             pass

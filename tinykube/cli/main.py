@@ -309,20 +309,40 @@ async def _serve(server, args) -> None:
     run = asyncio.create_task(server.run())
     ready = asyncio.create_task(server.ready.wait())
     done, _ = await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
-    tasks = [run, asyncio.create_task(gctune.run())]
+    serving = [run, asyncio.create_task(gctune.run())]
+    components = []
     if ready in done:
         _announce(server, args.command)
-        tasks += [asyncio.create_task(_component(name, server, factory, args))
-                  for name, factory in _control_plane(args)]
+        components += [asyncio.create_task(_component(name, server, factory, args))
+                       for name, factory in _control_plane(args)]
         if args.command == "up":
-            tasks += [asyncio.create_task(_component(name, server, factory, args))
-                      for name, factory in _node_side(args)]
+            components += [asyncio.create_task(_component(name, server, factory, args))
+                           for name, factory in _node_side(args)]
     try:
-        await asyncio.gather(*tasks)
+        # until the API server stops (a failure) or a signal; asyncio.wait, not gather: a
+        # cancelled gather would cancel the server together with the components
+        await asyncio.wait(serving, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        pass
+    # the components first, while the API server still answers: they release their Leases
+    # and the node's pods keep running (a second signal stops waiting for them)
+    await _cancel_all(components, timeout=COMPONENT_STOP_SECONDS)
+    await _cancel_all(serving)
+    if not run.cancelled() and run.exception() is not None:
+        raise run.exception()
+
+
+COMPONENT_STOP_SECONDS = 30.0
+
+
+async def _cancel_all(tasks: list[asyncio.Task], timeout: float | None = None) -> None:
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        done, _ = await asyncio.wait(tasks, timeout=timeout)
+        for task in done:  # retrieved, so that asyncio does not warn about them
+            if not task.cancelled():
+                task.exception()
 
 
 # --- the components each process shape runs -------------------------------------------

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -94,8 +95,15 @@ def test_down_stops_a_stopped_nodes_pods_and_the_next_up_starts_them_again(tmp_p
 
         busy = subprocess.run(down, capture_output=True, text=True, cwd=REPO, timeout=60)
         assert busy.returncode == 1 and "a node agent is running on" in busy.stderr, busy
+        stopping = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        # the components stop before the API server, so they release their Leases and the
+        # service proxy and DNS remove their table and interface through it, at once
+        assert time.monotonic() - stopping < 8
+        assert "could not release" not in (tmp_path / "up.log").read_text()
+        assert "tinykube-dns" not in node.links()
+        assert "table ip tinykube {" not in node.run(["nft", "list", "ruleset"]).stdout
         runc = Runc(os.path.join(data_dir, "runtime"))
         assert [runc.monitor_alive(i) for i in runc.ids()] == [True], "the pod outlives the stopped node"
         before = _host_network(node, f"{net.prefix}b")
