@@ -238,6 +238,9 @@ async def _down(args) -> None:
     from tinykube.proxy.nft import Host, NodeSetup
 
     data_dir = os.path.abspath(args.data_dir)
+    if not os.path.isdir(data_dir):
+        print(f"tinykube down: no node ran on {data_dir}: nothing to remove")
+        return
     settings = NetworkSettings(data_dir, pod_cidr=args.pod_cidr, cluster_cidr=args.cluster_cidr,
                                service_cidr=args.service_cidr, host_netns=args.host_netns, bridge=args.bridge)
     try:
