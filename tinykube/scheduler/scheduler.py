@@ -267,8 +267,8 @@ class Scheduler:
         info = PodInfo(pod)
         cycle = self.queue.scheduling_cycle
         started = time.perf_counter()
-        # nominated pods hold their room (only a pod's own nomination, mostly: skip the hold)
-        hold = functools.partial(self.preemption.holding, info, self.cache) if self._others_nominated(qp.key) else None
+        # nominated pods hold their room (none, the usual case: no hold to set up)
+        hold = functools.partial(self.preemption.holding, info, self.cache) if self.preemption.nominated else None
         result = self.framework.schedule(info, self.cache, hold)
         outcome = None
         if not result.node:  # upstream PostFilter: preemption, for a pod that fits nowhere
@@ -295,10 +295,6 @@ class Scheduler:
         nominate = outcome.node if outcome.node != (pod.get("status") or {}).get("nominatedNodeName") else ""
         if condition_differs(pod, message) or nominate:
             self._spawn(self._set_unschedulable(pod, message, nominate))
-
-    def _others_nominated(self, key: str) -> bool:
-        nominated = self.preemption.nominated
-        return len(nominated) > 1 or (bool(nominated) and key not in nominated)
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.create_task(coroutine)
