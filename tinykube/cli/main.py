@@ -91,14 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="after `up` or `agent` stopped: stop the node's pods and remove "
                                        "its network (k3s-killall); the cluster's objects are kept")
     down.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
-    for flag, default, text in (("--bridge", "tinykube0", "the pod bridge's name"),
-                                ("--pod-cidr", "10.42.0.0/24", "this node's pod addresses"),
-                                ("--cluster-cidr", "10.42.0.0/16", "every node's pod CIDR lies in it"),
-                                ("--service-cidr", "10.43.0.0/16", "the ClusterIP range"),
-                                ("--host-netns", "", "the network namespace the node's pods were attached in"),
-                                ("--proxy-table", "tinykube", "the service proxy's nftables table"),
-                                ("--dns-interface", "tinykube-dns", "the cluster DNS address's interface")):
-        down.add_argument(flag, default=default, help=f"{text} (as given to `up`/`agent`)")
+    # the node's network flags of `up`/`agent`, with their defaults: give the same values
+    _node_network_flags(down)
+    _dns_interface_flag(down)
+    _proxy_flags(down)
     sub.add_parser("image", help="import, list, remove or pull images in the node's store")
     sub.add_parser("version", help="print the version")
     return parser
@@ -121,9 +117,7 @@ def _scheduler_flags(cmd) -> None:
 def _agent_flags(cmd) -> None:
     cmd.add_argument("--node-name", default="", help="default: the host name")
     cmd.add_argument("--node-ip", default="", help="the address the node reports")
-    cmd.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod addresses")
-    cmd.add_argument("--host-netns", default="", help="run pod networking in this network namespace")
-    cmd.add_argument("--bridge", default="tinykube0", help="the pod bridge's name")
+    _node_network_flags(cmd)
     cmd.add_argument("--simulate", type=int, default=0, metavar="N",
                      help="also register N simulated nodes that run pods on paper (as kwok)")
     cmd.add_argument("--simulate-only", action="store_true",
@@ -142,6 +136,12 @@ def _agent_flags(cmd) -> None:
     cmd.add_argument("--kubelet-port", type=int, default=10250, help="the kubelet API's port (0: a free one)")
     _dns_flags(cmd)
     _proxy_flags(cmd)
+
+
+def _node_network_flags(cmd) -> None:
+    cmd.add_argument("--pod-cidr", default="10.42.0.0/24", help="this node's pod addresses")
+    cmd.add_argument("--host-netns", default="", help="run pod networking in this network namespace")
+    cmd.add_argument("--bridge", default="tinykube0", help="the pod bridge's name")
 
 
 def _service_flags(cmd) -> None:
@@ -172,6 +172,10 @@ def _dns_flags(cmd) -> None:
     cmd.add_argument("--dns-upstream", default="",
                      help="comma-separated resolvers (IP[:PORT]) for names outside the cluster "
                           "(default: the node's /etc/resolv.conf)")
+    _dns_interface_flag(cmd)
+
+
+def _dns_interface_flag(cmd) -> None:
     cmd.add_argument("--dns-interface", default="tinykube-dns",
                      help="the dummy interface holding the cluster DNS address on the node")
 
