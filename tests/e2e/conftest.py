@@ -126,6 +126,15 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    """A server of the test module's own: its controllers act on every object, so other
+    modules' objects would disturb what the module asserts."""
+    server = start_server(tmp_path_factory)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def fresh_server(tmp_path_factory):
     srv = start_server(tmp_path_factory)

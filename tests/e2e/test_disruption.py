@@ -9,20 +9,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.e2e.conftest import start_server
 from tests.waiting import wait_for
 
 NS = "pdb-e2e"
 NODE = "pdb-e2e-node"
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = start_server(tmp_path_factory)
-    yield server
-    server.stop()
 
 
 def create(srv, obj: dict) -> None:

@@ -10,17 +10,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.e2e.conftest import start_server
 from tests.waiting import wait_for
-
-
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    server = start_server(tmp_path_factory)
-    yield server
-    server.stop()
 
 
 def make_ns(srv, name: str) -> str:
